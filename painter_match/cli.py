@@ -1,0 +1,377 @@
+"""The `painter-match` command line: registers the commands and calls the library.
+
+Each command's work lives in its own module, imported only when that command runs, so that
+`--help` is instant and the inference commands never import torch. Exit codes: 0 success,
+1 a known error (one line on stderr), 2 a usage error, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from painter_match import __version__
+from painter_match.errors import PainterMatchError
+
+PROG = "painter-match"
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows each option's default and keeps the descriptions' line breaks."""
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def get_parser() -> argparse.ArgumentParser:
+    """The full argument parser (also what `make man` turns into the manual page)."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Decide whether two paintings were painted by the same artist.",
+        formatter_class=_HelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    synth = commands.add_parser(
+        "synth",
+        help="write synthetic painters in the Kaggle layout",
+        description="Write a deterministic set of synthetic painters in exactly the Kaggle layout "
+        "(train/, test/, train_info.csv, all_data_info.csv, submission_info.csv, solution.csv).",
+        formatter_class=_HelpFormatter,
+    )
+    synth.add_argument("out_dir", metavar="OUT_DIR", type=Path, help="folder to create")
+    synth.add_argument("--seed", type=int, default=0, help="the same seed gives byte-identical output")
+    synth.add_argument("--artists", type=_positive_int, default=24, help="artists with paintings in train/")
+    synth.add_argument(
+        "--test-artists", type=_non_negative_int, default=8, help="artists found only in test/ (never seen)"
+    )
+    synth.add_argument("--paintings", type=_positive_int, default=14, help="mean paintings per artist")
+    synth.add_argument(
+        "--test-fraction",
+        type=float,
+        default=0.2,
+        help="share of each training artist's paintings put in test/",
+    )
+    synth.add_argument(
+        "--group-size",
+        type=_positive_int,
+        default=40,
+        help="test images per group; every pair within a group is listed",
+    )
+    synth.add_argument(
+        "--balanced-pairs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="list N pairs, half same-artist, instead",
+    )
+    synth.add_argument(
+        "--corrupt", type=_non_negative_int, default=0, help="extra corrupt files, as the real data has"
+    )
+    synth.add_argument("--min-size", type=_positive_int, default=300, help="smallest long side, pixels")
+    synth.add_argument("--max-size", type=_positive_int, default=2000, help="largest long side, pixels")
+    synth.add_argument("--workers", type=_non_negative_int, default=0, help="processes; 0 = one per core")
+    synth.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
+    _add_output_options(synth)
+    synth.set_defaults(run=_run_synth)
+
+    scan = commands.add_parser(
+        "scan",
+        help="check a data folder before training",
+        description="Report a data folder's layout, images listed / present / missing / unreadable "
+        "(with causes), artists, and paintings per artist.",
+        formatter_class=_HelpFormatter,
+    )
+    scan.add_argument(
+        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
+    )
+    scan.add_argument("--no-decode", action="store_true", help="only check presence; do not decode images")
+    scan.add_argument(
+        "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
+    )
+    _add_output_options(scan)
+    scan.set_defaults(run=_run_scan)
+
+    baseline = commands.add_parser(
+        "baseline",
+        help="score a data folder's pairs with colour histograms (the floor a model must beat)",
+        description="ROC AUC of colour-histogram similarity on the folder's submission_info.csv + "
+        "solution.csv, or on balanced pairs sampled from its labelled paintings.",
+        formatter_class=_HelpFormatter,
+    )
+    baseline.add_argument(
+        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
+    )
+    baseline.add_argument(
+        "--size", type=_positive_int, default=128, help="image side the histogram is taken at"
+    )
+    baseline.add_argument(
+        "--sample", type=_positive_int, default=4000, help="pairs to sample when the folder has no pairs file"
+    )
+    baseline.add_argument(
+        "--max-per-artist", type=_positive_int, default=None, help="cap paintings per artist when sampling"
+    )
+    baseline.add_argument("--seed", type=int, default=0, help="seed for sampling pairs")
+    baseline.add_argument(
+        "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
+    )
+    _add_output_options(baseline)
+    baseline.set_defaults(run=_run_baseline)
+    _add_train_parser(commands)
+    return parser
+
+
+def _add_train_parser(commands: argparse._SubParsersAction) -> None:
+    # Choices are spelled out here rather than imported, so that `--help` never imports torch.
+    train = commands.add_parser(
+        "train",
+        help="train a Siamese encoder on paintings labelled by artist (needs the [train] extra)",
+        description="Train the Siamese embedding encoder on a Kaggle-layout or folder-per-artist folder, "
+        "holding out whole artists for validation. Writes last.pt, best.pt, metrics.jsonl and curves.png "
+        "into RUN_DIR. Under torchrun it trains with DistributedDataParallel.",
+        formatter_class=_HelpFormatter,
+    )
+    train.add_argument(
+        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
+    )
+    train.add_argument(
+        "-o", "--out", dest="out_dir", metavar="RUN_DIR", type=Path, required=True, help="run folder"
+    )
+    model = train.add_argument_group("model")
+    model.add_argument(
+        "--backbone", default="compact", choices=("compact", "resnet18", "resnet34", "resnet50")
+    )
+    model.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (ResNets)")
+    model.add_argument("--embedding-dim", type=_positive_int, default=256, help="embedding length")
+    model.add_argument("--input-size", type=_positive_int, default=128, help="square input side, pixels")
+    model.add_argument("--dropout", type=float, default=0.0, help="dropout before the embedding layer")
+    objective = train.add_argument_group("loss")
+    objective.add_argument("--loss", default="proxy", choices=("triplet", "contrastive", "pair", "proxy"))
+    objective.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="triplet/contrastive margin or proxy angular margin (default: the loss's own)",
+    )
+    schedule = train.add_argument_group("optimisation")
+    schedule.add_argument("--epochs", type=_positive_int, default=30, help="maximum epochs")
+    schedule.add_argument(
+        "--artists-per-batch", type=_positive_int, default=8, help="P: artists in each batch"
+    )
+    schedule.add_argument(
+        "--paintings-per-artist", type=_positive_int, default=4, help="K: paintings per artist in a batch"
+    )
+    schedule.add_argument("--optimizer", default="adamw", choices=("adamw", "adam"))
+    schedule.add_argument(
+        "--lr", type=float, default=2e-3, help="peak learning rate (warm-up, then cosine decay)"
+    )
+    schedule.add_argument("--weight-decay", type=float, default=5e-4)
+    schedule.add_argument("--warmup-epochs", type=_non_negative_int, default=1)
+    schedule.add_argument("--grad-clip", type=float, default=5.0, help="gradient norm clip")
+    schedule.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=10,
+        help="early stop after this many epochs without a better val AUC",
+    )
+    schedule.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
+    data = train.add_argument_group("data")
+    data.add_argument(
+        "--val-fraction", type=float, default=0.25, help="share of paintings (whole artists) held out"
+    )
+    data.add_argument("--val-pairs", type=_positive_int, default=3000, help="balanced validation pairs")
+    data.add_argument(
+        "--min-paintings", type=_positive_int, default=2, help="drop artists with fewer paintings"
+    )
+    data.add_argument("--max-per-artist", type=_positive_int, default=None, help="cap paintings per artist")
+    data.add_argument(
+        "--augment",
+        default="crop,flip,affine,color,blur",
+        help="comma list from crop,flip,affine,color,perspective,blur, or none",
+    )
+    run = train.add_argument_group("run")
+    run.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes")
+    run.add_argument("--seed", type=int, default=0, help="seed for the split, batches and augmentation")
+    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from last.pt")
+    _add_output_options(train)
+    train.set_defaults(run=_run_train)
+
+
+def _print_json(payload: dict[str, object]) -> None:
+    print(json.dumps(payload, indent=2, ensure_ascii=False))
+
+
+def _run_synth(args: argparse.Namespace) -> int:
+    from painter_match.progress import progress_bar
+    from painter_match.synth import SynthConfig, generate
+
+    config = SynthConfig(
+        seed=args.seed,
+        artists=args.artists,
+        test_artists=args.test_artists,
+        paintings=args.paintings,
+        test_fraction=args.test_fraction,
+        group_size=args.group_size,
+        balanced_pairs=args.balanced_pairs,
+        corrupt=args.corrupt,
+        min_size=args.min_size,
+        max_size=args.max_size,
+        workers=args.workers,
+    )
+    with progress_bar("painting", config.total_paintings(), quiet=args.quiet, unit="paintings") as bar:
+        summary = generate(args.out_dir, config, advance=bar.advance, force=args.force)
+    if args.json:
+        _print_json(summary.to_dict())
+    else:
+        print(summary.describe())
+    return 0
+
+
+def _run_scan(args: argparse.Namespace) -> int:
+    from painter_match.progress import progress_bar
+    from painter_match.scan import format_report, scan
+
+    with progress_bar("checking images", quiet=args.quiet, unit="images") as bar:
+        report = scan(
+            args.data_dir,
+            decode=not args.no_decode,
+            workers=args.workers,
+            advance=bar.advance,
+            on_total=bar.set_total,
+        )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(format_report(report))
+    return 0
+
+
+def _run_baseline(args: argparse.Namespace) -> int:
+    from painter_match.baseline_eval import evaluate_colour_histogram
+    from painter_match.progress import progress_bar
+
+    with progress_bar("colour histograms", quiet=args.quiet, unit="images") as bar:
+        report = evaluate_colour_histogram(
+            args.data_dir,
+            size=args.size,
+            sample=args.sample,
+            max_per_artist=args.max_per_artist,
+            seed=args.seed,
+            workers=args.workers,
+            advance=bar.advance,
+            on_total=bar.set_total,
+        )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"colour-histogram baseline on {report.pairs_scored:,} of {report.pairs:,} pairs "
+            f"({report.pairs_source}; {report.same_artist_share:.1%} same-artist, "
+            f"{report.unreadable_images} unreadable images)\n"
+            f"ROC AUC {report.roc_auc:.4f}   accuracy {report.accuracy:.4f} at similarity >= {report.threshold:.4f}"
+        )
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    try:
+        from painter_match.train.augment import parse_augment
+        from painter_match.train.trainer import TrainConfig, train
+    except ModuleNotFoundError as err:
+        if err.name in {"torch", "torchvision", "matplotlib"}:
+            raise PainterMatchError(
+                f'training needs {err.name}, which is not installed: pip install "painter-match[train]"'
+            ) from None
+        raise
+    from painter_match.progress import progress_bar
+
+    try:
+        augment = parse_augment(args.augment)
+    except ValueError as err:
+        raise PainterMatchError(f"--augment: {err}") from None
+    config = TrainConfig(
+        data_dir=str(args.data_dir),
+        out_dir=str(args.out_dir),
+        backbone=args.backbone,
+        pretrained=args.pretrained,
+        embedding_dim=args.embedding_dim,
+        input_size=args.input_size,
+        dropout=args.dropout,
+        loss=args.loss,
+        margin=args.margin,
+        epochs=args.epochs,
+        artists_per_batch=args.artists_per_batch,
+        paintings_per_artist=args.paintings_per_artist,
+        optimizer=args.optimizer,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_epochs=args.warmup_epochs,
+        grad_clip=args.grad_clip,
+        val_fraction=args.val_fraction,
+        val_pairs=args.val_pairs,
+        min_paintings=args.min_paintings,
+        max_per_artist=args.max_per_artist,
+        augment=augment,
+        patience=args.patience,
+        workers=args.workers,
+        seed=args.seed,
+        amp=args.amp,
+        device=args.device,
+    )
+
+    def progress(description: str, total: int) -> object:
+        return progress_bar(description, total, quiet=args.quiet, unit="batches")
+
+    def log(line: str) -> None:
+        if not args.json:
+            print(line, flush=True)
+
+    result = train(config, resume=args.resume, progress=progress, log=log)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under torchrun, the first process speaks for all
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(
+            f"best val AUC {result.best_val_auc:.4f} (accuracy {result.best_val_accuracy:.4f}) at epoch "
+            f"{result.best_epoch}; {result.epochs_run} epochs in {result.seconds:.0f}s; "
+            f"{result.skipped_images} images skipped; run in {result.out_dir}"
+        )
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    parser = get_parser()
+    args = parser.parse_args(argv)
+    run: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return run(args)
+    except PainterMatchError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,73 @@
+"""Scores for same-artist decisions: ROC AUC and accuracy at the best threshold.
+
+Plain numpy so that the inference path can report them without scikit-learn or torch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+
+def _as_binary_and_scores(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores, dtype=np.float64).ravel()
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinity")
+    return y, s
+
+
+def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float:
+    """Area under the ROC curve, ties counted as half (the Mann-Whitney U statistic).
+
+    Args:
+        labels: 1 (or True) where the pair shares an artist, else 0.
+        scores: higher means more likely the same artist.
+
+    Returns:
+        The AUC in [0, 1].
+
+    Raises:
+        ValueError: when only one class is present or the inputs differ in length.
+    """
+    y, s = _as_binary_and_scores(labels, scores)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("ROC AUC needs both same-artist and different-artist pairs")
+    order = np.argsort(s, kind="mergesort")
+    sorted_scores = s[order]
+    # Average ranks over runs of tied scores, so ties contribute one half.
+    ranks = np.empty(s.size, dtype=np.float64)
+    run_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
+    run_ends = np.r_[run_starts[1:], s.size]
+    average_rank = (run_starts + run_ends + 1) / 2.0  # 1-based ranks
+    ranks[order] = np.repeat(average_rank, run_ends - run_starts)
+    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def best_threshold_accuracy(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:
+    """The accuracy of the best rule "same artist when score >= t", and that t.
+
+    Returns:
+        ``(accuracy, threshold)``.
+    """
+    y, s = _as_binary_and_scores(labels, scores)
+    if y.size == 0:
+        raise ValueError("no pairs to score")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    # Predicting "same" for the first k pairs: correct = positives among them + negatives after.
+    true_pos = np.cumsum(y_sorted)
+    k = np.arange(1, y.size + 1)
+    correct = true_pos + ((~y).sum() - (k - true_pos))
+    # Only cut between distinct scores; the last index of each run of ties is a valid cut.
+    valid = np.r_[s_sorted[1:] != s_sorted[:-1], True]
+    correct_all_different = (~y).sum()
+    best = int(np.argmax(np.where(valid, correct, -1)))
+    if correct_all_different >= correct[best]:
+        return float(correct_all_different / y.size), float(np.nextafter(s_sorted[0], np.inf))
+    return float(correct[best] / y.size), float(s_sorted[best])

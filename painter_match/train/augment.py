@@ -1,0 +1,87 @@
+"""Image transforms for training (augmented) and evaluation (exactly what inference does).
+
+Evaluation uses the project loader's own resize-shorter-side and centre crop, so validation
+scores are the scores the exported model will get. Training takes random crops of the painting
+at its own proportions rather than squashing it, keeping brushwork at the scale it was painted;
+each augmentation can be switched off by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torchvision.transforms import v2
+
+from painter_match.images import center_crop, resize_shorter_side
+
+AUGMENTATIONS = ("crop", "flip", "affine", "color", "perspective", "blur")
+DEFAULT_AUGMENT = ("crop", "flip", "affine", "color", "blur")
+
+# How much larger than the input the painting is decoded for training: a crop of a third of
+# the painting's area then still has the detail of the input size.
+LOAD_SCALE = 1.5
+
+
+def parse_augment(text: str) -> tuple[str, ...]:
+    """``"crop,flip"`` -> ("crop", "flip"); ``"none"`` -> ().
+
+    Raises:
+        ValueError: naming an unknown augmentation and listing the known ones.
+    """
+    if text.strip().lower() in {"", "none"}:
+        return ()
+    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(
+            f"unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)} or 'none'"
+        )
+    return names
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """RGB PIL image -> float32 [3, H, W] in [0, 1]."""
+    array = np.asarray(image, dtype=np.uint8)
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def load_side(input_size: int) -> int:
+    """The shorter side paintings are decoded at for training."""
+    return int(round(input_size * LOAD_SCALE))
+
+
+class EvalTransform:
+    """The inference view: shorter side to ``input_size``, centre square, to tensor."""
+
+    def __init__(self, input_size: int) -> None:
+        self.input_size = input_size
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return to_tensor(center_crop(resize_shorter_side(image, self.input_size), self.input_size))
+
+
+def train_transform(input_size: int, augment: Sequence[str]) -> v2.Compose:
+    """The augmented training view, built from torchvision transforms v2."""
+    steps: list[torch.nn.Module] = [v2.ToImage()]
+    if "crop" in augment:
+        steps.append(v2.RandomResizedCrop(input_size, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), antialias=True))
+    else:
+        steps += [v2.Resize(input_size, antialias=True), v2.CenterCrop(input_size)]
+    if "flip" in augment:
+        steps.append(v2.RandomHorizontalFlip())
+    if "affine" in augment:
+        steps.append(
+            v2.RandomApply([v2.RandomAffine(degrees=5, translate=(0.03, 0.03), scale=(0.95, 1.05))], p=0.3)
+        )
+    if "perspective" in augment:
+        steps.append(v2.RandomPerspective(distortion_scale=0.15, p=0.2))
+    if "color" in augment:
+        # Mild: palette is part of an artist's hand, and photographs of paintings vary in it.
+        steps.append(v2.RandomApply([v2.ColorJitter(0.2, 0.2, 0.15, 0.02)], p=0.5))
+    if "blur" in augment:
+        steps.append(v2.RandomApply([v2.GaussianBlur(3, sigma=(0.1, 1.0))], p=0.15))
+    steps.append(v2.ToDtype(torch.float32, scale=True))
+    return v2.Compose(steps)

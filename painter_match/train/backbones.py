@@ -1,0 +1,363 @@
+"""The Siamese encoder: a backbone network plus an embedding head that maps images to unit vectors.
+
+`build_encoder` makes one from a backbone name (a small CNN that trains on a CPU in minutes, or a
+torchvision ResNet, optionally starting from ImageNet weights), and `encoder_config` /
+`encoder_from_config` describe its architecture as plain JSON so that a checkpoint can be restored
+without knowing how it was built. ImageNet weights are only ever read from torch's hub cache or
+downloaded into it; when neither works the error says which file to place where by hand.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import torch
+import torch.nn.functional as F
+import torchvision.models as tvm
+from torch import nn
+
+from painter_match.errors import PainterMatchError
+
+BACKBONES = ("compact", "resnet18", "resnet34", "resnet50")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+# The smallest side every backbone still reduces to at least 1x1 (ResNets downsample 32x).
+MIN_INPUT_SIZE = 32
+
+_COMPACT_CHANNELS = (32, 64, 128, 256)
+_COMPACT_HIDDEN = 512
+
+# name -> (constructor, ImageNet weights). V1 for all three: one consistent recipe, and the
+# classic weights are the ones most transfer results are reported with.
+_RESNETS: dict[str, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]] = {
+    "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
+    "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
+    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
+}
+
+_CONFIG_FIELDS = ("backbone", "embedding_dim", "input_size", "mean", "std")
+
+# torch.hub's own convention: the file name carries the first hex digits of its SHA-256.
+_HASH_PREFIX = re.compile(r"-([a-f0-9]+)\.")
+
+
+class Encoder(nn.Module):
+    """The Siamese twin: one set of weights maps a batch of images to L2-normalised embeddings.
+
+    The encoder normalises its input itself, with `mean` and `std` buffers, so an exported graph
+    only has to turn decoded pixels into floats in [0, 1]; the buffers travel in the state dict.
+
+    Attributes:
+        backbone_name: one of `BACKBONES`.
+        embedding_dim: the length of each embedding.
+        input_size: the square side, in pixels, the encoder was built (and is trained) for. Any
+            side of at least `MIN_INPUT_SIZE` works, since every backbone ends in global pooling.
+        feature_dim: the length of the pooled backbone features that feed the head.
+        backbone: images [N, 3, H, W] (normalised) -> pooled features [N, feature_dim].
+        head: pooled features -> unnormalised embeddings [N, embedding_dim].
+        mean: buffer [1, 3, 1, 1], subtracted from the [0, 1] input.
+        std: buffer [1, 3, 1, 1], divided into it after.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        head: nn.Module,
+        *,
+        backbone_name: str,
+        embedding_dim: int,
+        input_size: int,
+        feature_dim: int,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+        self.backbone_name = backbone_name
+        self.embedding_dim = embedding_dim
+        self.input_size = input_size
+        self.feature_dim = feature_dim
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The pooled backbone features, before the embedding head.
+
+        Args:
+            x: float images [N, 3, H, W], RGB, values in [0, 1].
+
+        Returns:
+            A float tensor [N, feature_dim].
+
+        Raises:
+            ValueError: when `x` is not a float tensor of shape [N, 3, H, W].
+        """
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected images of shape [N, 3, H, W], got {list(x.shape)}")
+        if not x.is_floating_point():
+            # uint8 pixels would silently be treated as values 0..255, 255 times too bright.
+            raise ValueError(f"expected float images with values in [0, 1], got dtype {x.dtype}")
+        return self.backbone((x - self.mean) / self.std)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Embed a batch of images.
+
+        Args:
+            x: float images [N, 3, H, W], RGB, values in [0, 1].
+
+        Returns:
+            Unit-length embeddings [N, embedding_dim].
+
+        Raises:
+            ValueError: when `x` is not a float tensor of shape [N, 3, H, W].
+        """
+        return F.normalize(self.head(self.features(x)), dim=1)
+
+
+def _compact_backbone() -> nn.Sequential:
+    layers: list[nn.Module] = []
+    in_channels = 3
+    for out_channels in _COMPACT_CHANNELS:
+        layers += [
+            # No conv bias: the BatchNorm right after has its own shift.
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2),
+        ]
+        in_channels = out_channels
+    # Global average pooling makes the network indifferent to the input size.
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
+def _head(feature_dim: int, embedding_dim: int, dropout: float, hidden: int | None) -> nn.Sequential:
+    # The Dropout module is there even at p=0 so that the state-dict keys do not depend on the
+    # dropout used in training, and a checkpoint loads strictly into `encoder_from_config`.
+    if hidden is None:
+        return nn.Sequential(nn.Dropout(dropout), nn.Linear(feature_dim, embedding_dim))
+    return nn.Sequential(
+        nn.Linear(feature_dim, hidden),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(hidden, embedding_dim),
+    )
+
+
+def imagenet_weights_path(backbone: str) -> Path:
+    """Where the ImageNet weights for a ResNet backbone are read from (and downloaded to).
+
+    This is torch's hub cache: ``torch.hub.get_dir()/checkpoints``, which follows ``$TORCH_HOME``
+    (default ``~/.cache/torch``), under the file name torchvision's download URL ends with.
+
+    Raises:
+        ValueError: for a backbone without ImageNet weights.
+    """
+    if backbone not in _RESNETS:
+        raise ValueError(f"no ImageNet weights for backbone {backbone!r}; these have them: {tuple(_RESNETS)}")
+    url = _RESNETS[backbone][1].url
+    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "no message"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _load_imagenet_state_dict(backbone: str) -> dict[str, torch.Tensor]:
+    weights = _RESNETS[backbone][1]
+    path = imagenet_weights_path(backbone)
+    if not path.is_file():
+        hash_match = _HASH_PREFIX.search(path.name)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            # Looked up at call time (not imported by name) so tests can stub out the network.
+            # It writes to a temporary file and renames it only after the hash check passes,
+            # so a failed download never leaves a half file in the cache.
+            torch.hub.download_url_to_file(
+                weights.url, str(path), hash_match.group(1) if hash_match else None, progress=False
+            )
+        except Exception as exc:  # URLError, HTTPError, timeouts, OSError, a hash mismatch...
+            raise PainterMatchError(
+                f"ImageNet weights for {backbone} could not be fetched ({_one_line(exc)}); "
+                f"download {weights.url} by hand and save it as {path.name} in the folder {path.parent} "
+                f"(torch.hub.get_dir()/checkpoints, which follows $TORCH_HOME), then run again"
+            ) from exc
+    try:
+        # Our own load rather than weights.get_state_dict(): that one unpickles with
+        # weights_only=False, and a tensors-only load is all a state dict needs.
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise PainterMatchError(
+            f"{path} could not be read as {backbone} weights ({_one_line(exc)}); "
+            f"delete it and download {weights.url} to that path again"
+        ) from exc
+    if not isinstance(state, dict):
+        raise PainterMatchError(f"{path} does not hold a state dict; download {weights.url} to it again")
+    return state
+
+
+def _resnet_encoder(
+    backbone: str, *, embedding_dim: int, input_size: int, pretrained: bool, dropout: float
+) -> Encoder:
+    constructor, _ = _RESNETS[backbone]
+    net = constructor(weights=None)
+    if pretrained:
+        path = imagenet_weights_path(backbone)
+        try:
+            net.load_state_dict(_load_imagenet_state_dict(backbone))
+        except RuntimeError as exc:  # keys or shapes that do not match this ResNet
+            raise PainterMatchError(
+                f"{path} does not hold {backbone} ImageNet weights ({_one_line(exc)[:300]}); "
+                f"replace it with {_RESNETS[backbone][1].url}"
+            ) from exc
+    feature_dim = net.fc.in_features
+    # The classifier goes; the embedding head lives beside the backbone so `features` can stop
+    # right after the global pooling.
+    net.fc = nn.Identity()
+    return Encoder(
+        net,
+        _head(feature_dim, embedding_dim, dropout, hidden=None),
+        backbone_name=backbone,
+        embedding_dim=embedding_dim,
+        input_size=input_size,
+        feature_dim=feature_dim,
+    )
+
+
+def build_encoder(
+    backbone: str = "compact",
+    *,
+    embedding_dim: int = 256,
+    input_size: int = 128,
+    pretrained: bool = False,
+    dropout: float = 0.0,
+) -> Encoder:
+    """Build an encoder.
+
+    Args:
+        backbone: one of `BACKBONES`. ``compact`` is four (3x3 conv, BatchNorm, ReLU, 2x2
+            max-pool) blocks of 32-64-128-256 channels, global average pooling and a
+            256 -> 512 -> ReLU -> `embedding_dim` head (about 0.65M parameters at 256 dims). The
+            ResNets are torchvision's, with the classifier replaced by a Linear embedding head.
+        embedding_dim: the length of each embedding.
+        input_size: the square side the encoder is meant for (recorded in its config).
+        pretrained: start a ResNet from torchvision's ImageNet weights, read from torch's hub
+            cache or downloaded into it. The head is always freshly initialised.
+        dropout: dropout probability right before the last Linear layer of the head.
+
+    Returns:
+        An `Encoder` in training mode.
+
+    Raises:
+        ValueError: an unknown backbone, ``pretrained`` for ``compact``, or values out of range.
+        PainterMatchError: ImageNet weights that are neither cached nor downloadable, or a cached
+            file that is not the right weights; the message says which file to place where.
+    """
+    if backbone not in BACKBONES:
+        raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+    if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
+        raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
+    if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < MIN_INPUT_SIZE:
+        raise ValueError(f"input_size must be an integer >= {MIN_INPUT_SIZE}, got {input_size!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if backbone == "compact":
+        if pretrained:
+            raise ValueError(f"the compact backbone has no pretrained weights; use one of {tuple(_RESNETS)}")
+        feature_dim = _COMPACT_CHANNELS[-1]
+        return Encoder(
+            _compact_backbone(),
+            _head(feature_dim, embedding_dim, dropout, hidden=_COMPACT_HIDDEN),
+            backbone_name=backbone,
+            embedding_dim=embedding_dim,
+            input_size=input_size,
+            feature_dim=feature_dim,
+        )
+    return _resnet_encoder(
+        backbone, embedding_dim=embedding_dim, input_size=input_size, pretrained=pretrained, dropout=dropout
+    )
+
+
+def encoder_config(encoder: Encoder) -> dict[str, Any]:
+    """The JSON-able description of an encoder's architecture and input normalisation.
+
+    Returns:
+        ``{"backbone", "embedding_dim", "input_size", "mean", "std"}``, mean and std as lists of
+        three floats. Dropout is not recorded: it has no weights and is off at inference.
+    """
+    return {
+        "backbone": encoder.backbone_name,
+        "embedding_dim": int(encoder.embedding_dim),
+        "input_size": int(encoder.input_size),
+        "mean": [float(v) for v in encoder.mean.flatten().tolist()],
+        "std": [float(v) for v in encoder.std.flatten().tolist()],
+    }
+
+
+def _three_floats(config: Mapping[str, Any], field: str, *, positive: bool) -> list[float]:
+    value = config[field]
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 3
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        raise ValueError(f"encoder config field {field!r} must be a list of 3 numbers, got {value!r}")
+    if positive and not all(v > 0 for v in value):
+        raise ValueError(f"encoder config field {field!r} must be positive, got {value!r}")
+    return [float(v) for v in value]
+
+
+def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
+    """Rebuild the architecture `encoder_config` described, with fresh (not pretrained) weights.
+
+    Meant for restoring a checkpoint: build from the saved config, then ``load_state_dict``.
+
+    Raises:
+        ValueError: a missing, unknown or invalid field, named in the message.
+    """
+    if not isinstance(config, Mapping):
+        # ValueError, not TypeError, throughout: a config read from a checkpoint is data, and
+        # callers handle every way it can be wrong in one place.
+        raise ValueError(  # noqa: TRY004
+            f"encoder config must be a mapping with fields {_CONFIG_FIELDS}, got {type(config).__name__}"
+        )
+    missing = [f for f in _CONFIG_FIELDS if f not in config]
+    if missing:
+        raise ValueError(f"encoder config lacks field(s) {', '.join(missing)}")
+    unknown = sorted(str(f) for f in config if f not in _CONFIG_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"encoder config has unknown field(s) {', '.join(unknown)}; expected {_CONFIG_FIELDS}"
+        )
+    if config["backbone"] not in BACKBONES:
+        raise ValueError(
+            f"encoder config field 'backbone' is {config['backbone']!r}; expected one of {', '.join(BACKBONES)}"
+        )
+    for field in ("embedding_dim", "input_size"):
+        value = config[field]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"encoder config field {field!r} must be an integer, got {value!r}")  # noqa: TRY004
+    mean = _three_floats(config, "mean", positive=False)
+    std = _three_floats(config, "std", positive=True)
+    try:
+        encoder = build_encoder(
+            config["backbone"], embedding_dim=config["embedding_dim"], input_size=config["input_size"]
+        )
+    except ValueError as exc:
+        raise ValueError(f"invalid encoder config: {exc}") from exc
+    # The normalisation is part of the model's contract, so a config may carry its own.
+    with torch.no_grad():
+        encoder.mean.copy_(torch.tensor(mean).view(1, 3, 1, 1))
+        encoder.std.copy_(torch.tensor(std).view(1, 3, 1, 1))
+    return encoder

@@ -1,0 +1,576 @@
+"""`painter-match train`: fit the Siamese encoder on paintings labelled by artist.
+
+One run reads a data folder through the data layer, holds out whole artists for validation,
+and trains an encoder with one of the metric losses on batches of P artists x K paintings.
+After every epoch it measures pair ROC AUC on the held-out artists, fits the calibration,
+checks for embedding collapse, and writes ``last.pt`` (and ``best.pt`` when AUC improved),
+``metrics.jsonl`` and ``curves.png`` into the run folder. ``--resume`` continues from
+``last.pt`` with the same batches and augmentations the uninterrupted run would have used.
+Under ``torchrun`` it trains with DistributedDataParallel (gloo on CPU, NCCL on CUDA).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from painter_match.calibration import Calibration, fit_calibration
+from painter_match.errors import DataError, PainterMatchError
+from painter_match.kaggle import cap_per_artist, filter_artists, read_catalogue, sample_pairs, split_by_artist
+from painter_match.metrics import best_threshold_accuracy, roc_auc
+from painter_match.train.augment import DEFAULT_AUGMENT, EvalTransform, load_side, train_transform
+from painter_match.train.backbones import Encoder, build_encoder, encoder_config
+from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
+from painter_match.train.losses import build_loss
+
+LAST, BEST, METRICS, CURVES, SKIPPED = (
+    "last.pt",
+    "best.pt",
+    "metrics.jsonl",
+    "curves.png",
+    "skipped_images.csv",
+)
+
+# Collapse: the encoder maps every painting to (nearly) one point, so every pair gets the same
+# answer. An untrained network already has mean cosine ~0.99 between paintings (all-positive
+# pooled features), so a high mean cosine alone is not collapse; it is when the scores of the
+# validation pairs no longer differ, or when after a few epochs they still carry no signal.
+COLLAPSE_SCORE_STD = 1e-4
+COLLAPSE_COSINE = 0.99
+COLLAPSE_AUC = 0.6
+COLLAPSE_AFTER_EPOCH = 3
+
+
+class CollapseError(PainterMatchError):
+    """The embeddings collapsed to (nearly) a single point."""
+
+
+@dataclass
+class TrainConfig:
+    """Every training option; stored in the checkpoint so a resumed run uses the same ones."""
+
+    data_dir: str
+    out_dir: str
+    backbone: str = "compact"
+    pretrained: bool = False
+    embedding_dim: int = 256
+    input_size: int = 128
+    dropout: float = 0.0
+    loss: str = "proxy"
+    margin: float | None = None
+    epochs: int = 30
+    artists_per_batch: int = 8
+    paintings_per_artist: int = 4
+    optimizer: str = "adamw"
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 1
+    grad_clip: float = 5.0
+    val_fraction: float = 0.25
+    val_pairs: int = 3000
+    min_paintings: int = 2
+    max_per_artist: int | None = None
+    augment: tuple[str, ...] = DEFAULT_AUGMENT
+    patience: int = 10
+    workers: int = 2
+    seed: int = 0
+    amp: bool = True
+    device: str = "auto"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["augment"] = list(self.augment)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["augment"] = tuple(values.get("augment", DEFAULT_AUGMENT))
+        return cls(**values)
+
+
+@dataclass
+class TrainResult:
+    """What a finished run reports."""
+
+    out_dir: str
+    epochs_run: int
+    best_epoch: int
+    best_val_auc: float
+    best_val_accuracy: float
+    seconds: float
+    stopped_early: bool
+    skipped_images: int
+    world_size: int
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class _Siamese(nn.Module):
+    """Encoder and loss in one module, so DDP synchronises the loss's own parameters too."""
+
+    def __init__(self, encoder: Encoder, loss: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.loss = loss
+
+    def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.loss(self.encoder(images), labels)
+
+
+@dataclass
+class _Distributed:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _start_distributed(device_kind: str) -> _Distributed:
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size <= 1:
+        return _Distributed()
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")
+    return _Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def _pick_device(requested: str, local_rank: int) -> torch.device:
+    if requested == "auto":
+        requested = "cuda" if torch.cuda.is_available() else "cpu"
+    if requested == "cuda":
+        if not torch.cuda.is_available():
+            raise PainterMatchError(
+                "--device cuda was asked for, but torch sees no CUDA GPU; use --device cpu"
+            )
+        return torch.device("cuda", local_rank)
+    if requested != "cpu":
+        raise PainterMatchError(f"--device must be auto, cpu or cuda, got {requested!r}")
+    return torch.device("cpu")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def data_fingerprint(paintings: pd.DataFrame) -> str:
+    """A short hash of which paintings (and artists) a model was trained on."""
+    digest = hashlib.sha256()
+    for path, artist in sorted(zip(paintings["path"], paintings["artist"])):
+        digest.update(f"{path}\t{artist}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+@dataclass
+class _Data:
+    train: pd.DataFrame
+    val: pd.DataFrame
+    train_artists: list[str]
+    train_set: PaintingDataset
+    val_set: PaintingDataset
+    val_pairs: pd.DataFrame  # columns i, j (positions in val), same
+
+
+def _prepare_data(config: TrainConfig) -> _Data:
+    catalogue = read_catalogue(config.data_dir, subset="train")
+    paintings = filter_artists(catalogue.paintings, config.min_paintings)
+    paintings = cap_per_artist(paintings, config.max_per_artist, seed=config.seed)
+    if paintings["artist"].nunique() < 3:
+        raise DataError(
+            f"{config.data_dir}: training needs at least 3 artists with {config.min_paintings}+ paintings "
+            f"(2 to train on, 1 to validate); found {paintings['artist'].nunique()}"
+        )
+    split = split_by_artist(paintings, val_fraction=config.val_fraction, seed=config.seed)
+    labels, artists = label_codes(list(split.train["artist"]))
+    root = catalogue.root
+    side = load_side(config.input_size)
+    train_set = PaintingDataset(
+        root,
+        list(split.train["path"]),
+        labels,
+        train_transform(config.input_size, config.augment),
+        load_side=side,
+    )
+    val_labels, _ = label_codes(list(split.val["artist"]))
+    val_set = PaintingDataset(
+        root,
+        list(split.val["path"]),
+        val_labels,
+        EvalTransform(config.input_size),
+        load_side=config.input_size,
+    )
+    pairs = sample_pairs(split.val, config.val_pairs, seed=config.seed)
+    position = {p: i for i, p in enumerate(split.val["path"])}
+    val_pairs = pd.DataFrame(
+        {"i": pairs["image1"].map(position), "j": pairs["image2"].map(position), "same": pairs["same"]}
+    )
+    return _Data(split.train, split.val, artists, train_set, val_set, val_pairs)
+
+
+def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
+    """Linear warm-up, then a cosine decay to 5% of the base rate."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+@torch.no_grad()
+def embed_dataset(
+    encoder: Encoder,
+    dataset: PaintingDataset,
+    device: torch.device,
+    *,
+    batch_size: int = 64,
+    workers: int = 0,
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
+    """Embeddings of every decodable painting: ``(embeddings [n, D], indices [n], failures)``."""
+    was_training = encoder.training
+    encoder.eval()
+    loader = DataLoader(
+        dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate
+    )
+    chunks, indices, failures = [], [], []
+    for batch in loader:
+        failures.extend(batch.failures)
+        if batch.images.numel():
+            chunks.append(encoder(batch.images.to(device)).float().cpu().numpy())
+            indices.append(batch.indices.numpy())
+    encoder.train(was_training)
+    if not chunks:
+        return np.empty((0, encoder.embedding_dim), np.float32), np.empty(0, np.int64), failures
+    return np.concatenate(chunks), np.concatenate(indices), failures
+
+
+def mean_pairwise_cosine(embeddings: np.ndarray) -> float:
+    """Mean cosine between distinct rows of unit vectors (1.0 means total collapse)."""
+    n = len(embeddings)
+    if n < 2:
+        return 0.0
+    total = embeddings.sum(axis=0)
+    return float((total @ total - n) / (n * (n - 1)))
+
+
+@dataclass
+class _Validation:
+    auc: float
+    accuracy: float
+    mean_cosine: float
+    score_std: float
+    calibration: Calibration
+    failures: list[tuple[int, str]]
+
+
+def is_collapsed(validation: _Validation, epoch: int) -> bool:
+    """Whether the embeddings have collapsed (see COLLAPSE_* above)."""
+    if validation.score_std < COLLAPSE_SCORE_STD:
+        return True
+    stalled = validation.mean_cosine > COLLAPSE_COSINE and validation.auc < COLLAPSE_AUC
+    return epoch >= COLLAPSE_AFTER_EPOCH and stalled
+
+
+def _validate(encoder: Encoder, data: _Data, device: torch.device, workers: int) -> _Validation:
+    embeddings, indices, failures = embed_dataset(encoder, data.val_set, device, workers=workers)
+    row_of = {int(index): row for row, index in enumerate(indices)}
+    pairs = data.val_pairs[data.val_pairs["i"].isin(row_of) & data.val_pairs["j"].isin(row_of)]
+    if pairs.empty or pairs["same"].nunique() < 2:
+        raise DataError(
+            "validation has no usable same-artist and different-artist pairs; lower --val-fraction?"
+        )
+    first = embeddings[[row_of[int(i)] for i in pairs["i"]]]
+    second = embeddings[[row_of[int(j)] for j in pairs["j"]]]
+    similarity = np.einsum("ij,ij->i", first, second)
+    labels = pairs["same"].to_numpy()
+    accuracy, _ = best_threshold_accuracy(labels, similarity)
+    return _Validation(
+        auc=roc_auc(labels, similarity),
+        accuracy=accuracy,
+        mean_cosine=mean_pairwise_cosine(embeddings),
+        score_std=float(similarity.std()),
+        calibration=fit_calibration(similarity, labels),
+        failures=failures,
+    )
+
+
+def _write_metrics(history: list[dict[str, float]], out_dir: Path) -> None:
+    tmp = out_dir / f".{METRICS}.tmp"
+    tmp.write_text("".join(json.dumps(row) + "\n" for row in history), encoding="utf-8")
+    os.replace(tmp, out_dir / METRICS)
+
+
+def _write_skipped(skipped: dict[str, str], out_dir: Path) -> None:
+    if not skipped:
+        return
+    frame = pd.DataFrame(sorted(skipped.items()), columns=["path", "cause"])
+    tmp = out_dir / f".{SKIPPED}.tmp"
+    frame.to_csv(tmp, index=False)
+    os.replace(tmp, out_dir / SKIPPED)
+
+
+def train(
+    config: TrainConfig,
+    *,
+    resume: bool = False,
+    progress: Callable[[str, int], Any] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> TrainResult:
+    """Train (or resume) a run; see the module docstring for what it writes.
+
+    Args:
+        config: the options; on resume the saved ones are used, except ``epochs``, ``workers``
+            and ``patience``, which may be raised to go on longer.
+        resume: continue from ``OUT_DIR/last.pt``.
+        progress: ``progress(description, total)`` returning a context manager yielding a bar
+            with ``advance(n)``; None for no progress display.
+        log: receives one line per epoch (the main process only).
+
+    Raises:
+        DataError: unusable data. CheckpointError: a bad ``last.pt`` on resume.
+        CollapseError: the embeddings collapsed.
+    """
+    out_dir = Path(config.out_dir)
+    state: dict[str, Any] | None = None
+    if resume:
+        state = load_checkpoint(out_dir / LAST)
+        saved = TrainConfig.from_dict(state["config"])
+        saved.epochs, saved.workers, saved.patience = config.epochs, config.workers, config.patience
+        saved.data_dir, saved.out_dir = config.data_dir, config.out_dir
+        config = saved
+    elif (out_dir / LAST).exists():
+        raise PainterMatchError(
+            f"{out_dir} already holds a run ({LAST}); pass --resume to continue it or pick another -o"
+        )
+
+    device_kind = "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
+    ddp = _start_distributed(device_kind)
+    device = _pick_device(config.device, ddp.local_rank)
+    _seed_everything(config.seed)
+    say = log if (log and ddp.main) else (lambda _line: None)
+
+    data = _prepare_data(config)
+    encoder = build_encoder(
+        config.backbone,
+        embedding_dim=config.embedding_dim,
+        input_size=config.input_size,
+        pretrained=config.pretrained and state is None,
+        dropout=config.dropout,
+    )
+    loss = build_loss(
+        config.loss,
+        embedding_dim=config.embedding_dim,
+        num_classes=len(data.train_artists),
+        margin=config.margin,
+    )
+    model = _Siamese(encoder, loss).to(device)
+    trained: nn.Module = model
+    if ddp.world_size > 1:
+        trained = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    sampler = ArtistBatchSampler(
+        data.train_set.labels,
+        artists_per_batch=config.artists_per_batch,
+        paintings_per_artist=config.paintings_per_artist,
+        seed=config.seed,
+        rank=ddp.rank,
+        world_size=ddp.world_size,
+    )
+    steps_per_epoch = len(sampler)
+    optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    total_steps = steps_per_epoch * config.epochs
+    warmup_steps = steps_per_epoch * config.warmup_epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _lr_factor(step, warmup_steps, total_steps)
+    )
+    use_amp = config.amp and device.type == "cuda"
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+
+    history: list[dict[str, float]] = []
+    skipped: dict[str, str] = {}
+    start_epoch, best_auc, best_epoch, bad_epochs = 1, -1.0, 0, 0
+    if state is not None:
+        load_state_strict(model.encoder, state["encoder"], "encoder", out_dir / LAST)
+        load_state_strict(model.loss, state["loss_state"], "loss", out_dir / LAST)
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
+        history = list(state["history"])
+        skipped = dict(state.get("skipped", {}))
+        start_epoch = int(state["epoch"]) + 1
+        best_auc, best_epoch, bad_epochs = (
+            float(state["best_auc"]),
+            int(state["best_epoch"]),
+            int(state["bad_epochs"]),
+        )
+        sampler.exclude([i for i, p in enumerate(data.train_set.paths) if p in skipped])
+        say(
+            f"resuming {out_dir} at epoch {start_epoch} (best val AUC so far {best_auc:.4f} at epoch {best_epoch})"
+        )
+
+    fingerprint = data_fingerprint(data.train)
+    if ddp.main:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    elapsed_before = float(history[-1]["elapsed_seconds"]) if history else 0.0
+    stopped_early = False
+    epoch = start_epoch - 1
+    for epoch in range(start_epoch, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        sampler.set_epoch(epoch)
+        # Augmentations depend only on (seed, epoch), so a resumed run repeats them exactly.
+        torch.manual_seed(config.seed * 1_000_003 + epoch)
+        loader = DataLoader(
+            data.train_set,
+            batch_sampler=sampler,
+            num_workers=config.workers,
+            collate_fn=collate,
+            generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch),
+            pin_memory=device.type == "cuda",
+        )
+        model.train()
+        losses: list[float] = []
+        bar_context = (
+            progress(f"epoch {epoch}/{config.epochs}", steps_per_epoch) if (progress and ddp.main) else None
+        )
+        bar = bar_context.__enter__() if bar_context else None
+        try:
+            for batch in loader:
+                _note_failures(batch, data.train_set, sampler, skipped)
+                if len(batch.labels) >= 2:
+                    optimizer.zero_grad(set_to_none=True)
+                    with torch.autocast(device_type=device.type, enabled=use_amp):
+                        value = trained(batch.images.to(device, non_blocking=True), batch.labels.to(device))
+                    scaler.scale(value).backward()
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+                    scaler.step(optimizer)
+                    scaler.update()
+                    losses.append(float(value.detach()))
+                scheduler.step()
+                if bar is not None:
+                    bar.advance(1)
+        finally:
+            if bar_context is not None:
+                bar_context.__exit__(None, None, None)
+
+        validation = _validate(model.encoder, data, device, config.workers)
+        for index, cause in validation.failures:
+            skipped[data.val_set.paths[index]] = cause
+        train_loss = float(np.mean(losses)) if losses else float("nan")
+        row = {
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "val_auc": validation.auc,
+            "val_accuracy": validation.accuracy,
+            "val_mean_cosine": validation.mean_cosine,
+            "lr": float(scheduler.get_last_lr()[0]),
+            "seconds": time.perf_counter() - epoch_started,
+            "elapsed_seconds": elapsed_before + time.perf_counter() - started,
+        }
+        history.append(row)
+        improved = validation.auc > best_auc
+        if improved:
+            best_auc, best_epoch, bad_epochs = validation.auc, epoch, 0
+        else:
+            bad_epochs += 1
+        say(
+            f"epoch {epoch:3d}  loss {train_loss:.4f}  val AUC {validation.auc:.4f}  "
+            f"acc {validation.accuracy:.4f}  {row['seconds']:.1f}s" + ("  *best*" if improved else "")
+        )
+        if ddp.main:
+            checkpoint = {
+                "config": config.to_dict(),
+                "encoder_config": encoder_config(model.encoder),
+                "encoder": model.encoder.state_dict(),
+                "loss_name": config.loss,
+                "loss_state": model.loss.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "epoch": epoch,
+                "best_auc": best_auc,
+                "best_epoch": best_epoch,
+                "bad_epochs": bad_epochs,
+                "history": history,
+                "skipped": skipped,
+                "calibration": validation.calibration.to_dict(),
+                "val_auc": validation.auc,
+                "train_artists": data.train_artists,
+                "val_artists": sorted(set(data.val["artist"])),
+                "data_fingerprint": fingerprint,
+                "torch_version": str(torch.__version__),
+            }
+            save_checkpoint(checkpoint, out_dir / LAST)
+            if improved:
+                save_checkpoint(checkpoint, out_dir / BEST)
+            _write_metrics(history, out_dir)
+            _write_skipped(skipped, out_dir)
+            _plot(history, out_dir)
+        if is_collapsed(validation, epoch):
+            raise CollapseError(
+                f"embedding collapse at epoch {epoch}: held-out paintings have mean cosine similarity "
+                f"{validation.mean_cosine:.4f} and pair scores vary by only {validation.score_std:.2g} "
+                f"(val AUC {validation.auc:.3f}), so every pair gets nearly the same answer; lower --lr, "
+                "change --margin or try another --loss (the best weights so far are in best.pt)"
+            )
+        if bad_epochs >= config.patience:
+            stopped_early = True
+            say(f"stopping early: no better val AUC for {config.patience} epochs")
+            break
+
+    if ddp.world_size > 1:
+        dist.barrier()
+    best_row = next((r for r in history if r["epoch"] == best_epoch), {"val_accuracy": float("nan")})
+    return TrainResult(
+        out_dir=str(out_dir),
+        epochs_run=epoch,
+        best_epoch=best_epoch,
+        best_val_auc=best_auc,
+        best_val_accuracy=float(best_row["val_accuracy"]),
+        seconds=elapsed_before + time.perf_counter() - started,
+        stopped_early=stopped_early,
+        skipped_images=len(skipped),
+        world_size=ddp.world_size,
+        history=history,
+    )
+
+
+def _note_failures(
+    batch: Batch, dataset: PaintingDataset, sampler: ArtistBatchSampler, skipped: dict[str, str]
+) -> None:
+    if batch.failures:
+        sampler.exclude([index for index, _ in batch.failures])
+        for index, cause in batch.failures:
+            skipped[dataset.paths[index]] = cause
+
+
+def _plot(history: list[dict[str, float]], out_dir: Path) -> None:
+    from painter_match.train.plots import plot_history
+
+    plot_history(history, out_dir / CURVES)

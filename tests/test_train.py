@@ -1,0 +1,179 @@
+"""The trainer on tiny synthetic data: it learns, resumes exactly, keeps artists apart, skips bad
+images, detects collapse, refuses bad checkpoints, and runs as two gloo processes."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="training tests need the [train] extra (torch)")
+
+from painter_match.errors import DataError, PainterMatchError  # noqa: E402
+from painter_match.train import trainer as trainer_module  # noqa: E402
+from painter_match.train.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from painter_match.train.trainer import (  # noqa: E402
+    CollapseError,
+    TrainConfig,
+    mean_pairwise_cosine,
+    train,
+)
+
+
+def tiny_config(data_dir: Path, out_dir: Path, **changes: object) -> TrainConfig:
+    config = TrainConfig(
+        data_dir=str(data_dir),
+        out_dir=str(out_dir),
+        input_size=32,
+        embedding_dim=32,
+        epochs=2,
+        artists_per_batch=3,
+        paintings_per_artist=3,
+        val_fraction=0.3,
+        val_pairs=200,
+        augment=("crop", "flip"),
+        workers=0,
+        lr=3e-3,
+        patience=50,
+    )
+    return replace(config, **changes)
+
+
+def test_loss_goes_down_and_outputs_are_written(synth_dir: Path, tmp_path: Path) -> None:
+    result = train(tiny_config(synth_dir, tmp_path / "run", epochs=6, augment=(), warmup_epochs=0))
+    losses = [row["train_loss"] for row in result.history]
+    assert losses[-1] < 0.8 * losses[0]
+    run = tmp_path / "run"
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [1, 2, 3, 4, 5, 6]
+    assert {"epoch", "train_loss", "val_auc", "val_accuracy", "seconds"} <= set(rows[0])
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    best = load_checkpoint(run / "best.pt")
+    assert best["epoch"] == result.best_epoch
+    assert best["val_auc"] == pytest.approx(result.best_val_auc)
+    assert 0.0 <= best["calibration"]["threshold"] <= 1.0
+    assert len(best["data_fingerprint"]) == 16
+
+
+def test_split_is_artist_disjoint_and_bad_images_are_skipped(synth_dir: Path, tmp_path: Path) -> None:
+    result = train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert state["train_artists"] and state["val_artists"]
+    assert not set(state["train_artists"]) & set(state["val_artists"])
+    # The fixture's corrupt files that are training images are skipped and reported, not fatal.
+    from painter_match.scan import scan
+
+    corrupt = {e["path"] for e in scan(synth_dir).unreadable_files if e["path"].startswith("train/")}
+    reported = set(state["skipped"])
+    assert reported <= corrupt
+    if reported:
+        assert result.skipped_images == len(reported)
+        assert (tmp_path / "run" / "skipped_images.csv").is_file()
+
+
+def test_resume_continues_exactly(synth_dir: Path, tmp_path: Path) -> None:
+    straight = train(tiny_config(synth_dir, tmp_path / "straight", epochs=2))
+    train(tiny_config(synth_dir, tmp_path / "resumed", epochs=1))
+    resumed = train(tiny_config(synth_dir, tmp_path / "resumed", epochs=2), resume=True)
+    assert [r["epoch"] for r in resumed.history] == [1, 2]
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")["encoder"]
+    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["encoder"]
+    for name in a:
+        assert torch.allclose(a[name].float(), b[name].float(), atol=1e-6), name
+    assert resumed.history[-1]["val_auc"] == pytest.approx(straight.history[-1]["val_auc"], abs=1e-6)
+
+
+def test_existing_run_needs_resume_and_missing_run_cannot_resume(synth_dir: Path, tmp_path: Path) -> None:
+    train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
+    with pytest.raises(PainterMatchError, match="--resume"):
+        train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        train(tiny_config(synth_dir, tmp_path / "other", epochs=1), resume=True)
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "last.pt"
+    bad.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(CheckpointError, match="not a readable checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"weights": torch.zeros(2)}, bad)
+    with pytest.raises(CheckpointError, match="not a painter-match checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_checkpoint_of_another_backbone_is_refused(synth_dir: Path, tmp_path: Path) -> None:
+    from painter_match.train.backbones import build_encoder
+    from painter_match.train.checkpoint import load_state_strict
+
+    train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
+    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    other = build_encoder("resnet18", embedding_dim=32, input_size=32)
+    with pytest.raises(CheckpointError, match="another --backbone"):
+        load_state_strict(other, state["encoder"], "encoder", tmp_path / "run" / "last.pt")
+
+
+def test_collapse_detector() -> None:
+    same = np.tile(np.array([[0.6, 0.8]], dtype=np.float32), (10, 1))
+    assert mean_pairwise_cosine(same) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    spread = rng.normal(size=(200, 64))
+    spread /= np.linalg.norm(spread, axis=1, keepdims=True)
+    assert abs(mean_pairwise_cosine(spread)) < 0.05
+
+
+def test_collapse_stops_training(synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_build = trainer_module.build_encoder
+
+    def collapsed_encoder(*args: object, **kwargs: object) -> torch.nn.Module:
+        encoder = real_build(*args, **kwargs)  # type: ignore[arg-type]
+        for module in encoder.head.modules():
+            if isinstance(module, torch.nn.Linear):
+                torch.nn.init.zeros_(module.weight)
+                torch.nn.init.ones_(module.bias)
+                module.requires_grad_(False)
+        return encoder
+
+    monkeypatch.setattr(trainer_module, "build_encoder", collapsed_encoder)
+    with pytest.raises(CollapseError, match="embedding collapse at epoch 1"):
+        train(tiny_config(synth_dir, tmp_path / "run", epochs=3))
+
+
+def test_too_few_artists(tmp_path: Path) -> None:
+    from PIL import Image
+
+    for artist in ("a", "b"):
+        (tmp_path / "data" / artist).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (40, 40), (i * 40, 0, 0)).save(tmp_path / "data" / artist / f"{i}.png")
+    with pytest.raises(DataError, match="at least 3 artists"):
+        train(tiny_config(tmp_path / "data", tmp_path / "run"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_two_process_gloo_run(synth_dir: Path, tmp_path: Path) -> None:
+    run = tmp_path / "ddp"
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
+        "-m", "painter_match", "train", str(synth_dir), "-o", str(run),
+        "--epochs", "1", "--input-size", "32", "--embedding-dim", "16", "--workers", "0",
+        "--artists-per-batch", "2", "--paintings-per-artist", "2", "--val-fraction", "0.3",
+        "--device", "cpu", "--json", "--quiet",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)  # one document: only the first process prints
+    assert result["world_size"] == 2
+    assert (run / "last.pt").is_file() and (run / "metrics.jsonl").is_file()
+    assert load_checkpoint(run / "last.pt")["epoch"] == 1
