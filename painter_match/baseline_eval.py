@@ -1,9 +1,8 @@
-"""Score pairs with the colour-histogram baseline: the floor any trained model must beat.
+"""Score labelled pairs with the colour-histogram baseline: the floor any trained model must beat.
 
-Reads the pairs of a data folder (Kaggle ``submission_info.csv`` with ``solution.csv``, or a
-balanced sample drawn from the labelled paintings), decodes each image once, and reports ROC
-AUC and the accuracy at the best threshold. Images that cannot be decoded drop their pairs,
-and are counted.
+Uses the same pairs as `painter-match evaluate` (see `labelled_pairs`), decodes each image once,
+and reports ROC AUC and the accuracy at the best threshold. Images that cannot be decoded drop
+their pairs, and are counted.
 """
 
 from __future__ import annotations
@@ -15,21 +14,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from painter_match.baselines import colour_histogram
 from painter_match.errors import DataError, ImageLoadError
-from painter_match.images import load_pixels, resolve_inside
-from painter_match.kaggle import (
-    SOLUTION,
-    SUBMISSION_INFO,
-    cap_per_artist,
-    read_catalogue,
-    read_solution,
-    read_submission_info,
-    sample_pairs,
-)
+from painter_match.images import load_pixels
+from painter_match.labelled_pairs import LabelledPairs, labelled_pairs
 from painter_match.metrics import best_threshold_accuracy, roc_auc
+from painter_match.similarity import pair_similarity
 
 
 @dataclass(frozen=True)
@@ -50,61 +41,15 @@ class BaselineReport:
         return asdict(self)
 
 
-def labelled_pairs(
-    data_dir: Path, *, sample: int, max_per_artist: int | None, seed: int
-) -> tuple[pd.DataFrame, str]:
-    """The pairs to score, with ground truth: columns ``path1``, ``path2`` (under data_dir), ``same``.
-
-    The competition's own test pairs when the folder has them with a solution; otherwise a
-    balanced sample over every labelled painting.
-    """
-    submission, solution = data_dir / SUBMISSION_INFO, data_dir / SOLUTION
-    if submission.is_file() and solution.is_file():
-        pairs = read_submission_info(submission)
-        truth = read_solution(solution)
-        merged = pairs.merge(truth, on="index", how="left", validate="one_to_one")
-        if merged["sameArtist"].isna().any():
-            missing = merged.loc[merged["sameArtist"].isna(), "index"].iloc[0]
-            raise DataError(f"{solution}: no ground truth for pair index {missing}")
-        images = data_dir / "test"
-        for name in pd.unique(pd.concat([merged["image1"], merged["image2"]])):
-            resolve_inside(images, name)  # refuses names that leave the test folder
-        return (
-            pd.DataFrame(
-                {
-                    "path1": "test/" + merged["image1"],
-                    "path2": "test/" + merged["image2"],
-                    "same": merged["sameArtist"].astype(bool).to_numpy(),
-                }
-            ),
-            f"{SUBMISSION_INFO} + {SOLUTION}",
-        )
-    catalogue = read_catalogue(data_dir)
-    paintings = cap_per_artist(catalogue.paintings, max_per_artist, seed=seed)
-    sampled = sample_pairs(paintings, sample, seed=seed)
-    return (
-        pd.DataFrame({"path1": sampled["image1"], "path2": sampled["image2"], "same": sampled["same"]}),
-        f"{len(sampled):,} balanced pairs sampled from {catalogue.source}",
-    )
-
-
-def evaluate_colour_histogram(
-    data_dir: str | Path,
+def histogram_embeddings(
+    root: Path,
+    images: list[str],
     *,
     size: int = 128,
-    sample: int = 4000,
-    max_per_artist: int | None = None,
-    seed: int = 0,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
-    on_total: Callable[[int], None] | None = None,
-) -> BaselineReport:
-    """ROC AUC of colour-histogram similarity on a data folder's labelled pairs."""
-    root = Path(data_dir)
-    pairs, source = labelled_pairs(root, sample=sample, max_per_artist=max_per_artist, seed=seed)
-    unique = pd.unique(pd.concat([pairs["path1"], pairs["path2"]], ignore_index=True))
-    if on_total:
-        on_total(len(unique))
+) -> tuple[np.ndarray, np.ndarray]:
+    """Colour histograms of the images (``[N, D]``) and which of them could be decoded (``[N]``)."""
 
     def histogram(rel: str) -> np.ndarray | None:
         try:
@@ -112,29 +57,62 @@ def evaluate_colour_histogram(
         except ImageLoadError:
             return None
 
+    features: list[np.ndarray | None] = []
     with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
-        features: dict[str, np.ndarray | None] = {}
-        for rel, feature in zip(unique, pool.map(histogram, unique)):
-            features[rel] = feature
+        for feature in pool.map(histogram, images):
+            features.append(feature)
             if advance:
                 advance(1)
-    readable = pairs["path1"].map(lambda p: features[p] is not None) & pairs["path2"].map(
-        lambda p: features[p] is not None
+    readable = np.array([f is not None for f in features], dtype=bool)
+    dim = next((f.size for f in features if f is not None), 1)
+    empty = np.zeros(dim, np.float32)
+    return np.stack([f if f is not None else empty for f in features]), readable
+
+
+def histogram_scores(pairs: LabelledPairs, keep: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
+    """Histogram similarity of the kept pairs."""
+    return pair_similarity(embeddings, pairs.first[keep], pairs.second[keep])
+
+
+def evaluate_colour_histogram(
+    data_dir: str | Path,
+    *,
+    size: int = 128,
+    max_per_artist: int | None = 60,
+    pairs_file: Path | None = None,
+    solution_file: Path | None = None,
+    seed: int = 0,
+    workers: int | None = None,
+    advance: Callable[[int], None] | None = None,
+    on_total: Callable[[int], None] | None = None,
+) -> BaselineReport:
+    """ROC AUC of colour-histogram similarity on a data folder's labelled pairs."""
+    pairs = labelled_pairs(
+        Path(data_dir),
+        pairs_file=pairs_file,
+        solution_file=solution_file,
+        max_per_artist=max_per_artist,
+        seed=seed,
     )
-    scored = pairs[readable]
-    if scored.empty:
-        raise DataError(f"{root}: none of the {len(pairs):,} pairs has two readable images")
-    first = np.stack([features[p] for p in scored["path1"]])  # type: ignore[misc]
-    second = np.stack([features[p] for p in scored["path2"]])  # type: ignore[misc]
-    similarity = np.einsum("ij,ij->i", first, second)
-    labels = scored["same"].to_numpy()
+    if on_total:
+        on_total(len(pairs.images))
+    embeddings, readable = histogram_embeddings(
+        pairs.root, pairs.images, size=size, workers=workers, advance=advance
+    )
+    keep = readable[pairs.first] & readable[pairs.second]
+    labels = pairs.same[keep]
+    if labels.size == 0 or labels.all() or not labels.any():
+        raise DataError(
+            f"{pairs.root}: the readable pairs need both same-artist and different-artist examples"
+        )
+    similarity = histogram_scores(pairs, keep, embeddings)
     accuracy, threshold = best_threshold_accuracy(labels, similarity)
     return BaselineReport(
-        pairs_source=source,
-        pairs=len(pairs),
-        pairs_scored=len(scored),
+        pairs_source=pairs.source,
+        pairs=len(pairs.same),
+        pairs_scored=int(keep.sum()),
         same_artist_share=float(labels.mean()),
-        unreadable_images=sum(feature is None for feature in features.values()),
+        unreadable_images=int((~readable).sum()),
         roc_auc=roc_auc(labels, similarity),
         accuracy=accuracy,
         threshold=threshold,

@@ -43,6 +43,25 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
+def _add_pairs_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
+    )
+    parser.add_argument(
+        "--pairs", type=Path, default=None, help="pairs CSV (index,image1,image2) to score instead"
+    )
+    parser.add_argument(
+        "--solution", type=Path, default=None, help="ground truth for --pairs (index,sameArtist)"
+    )
+    parser.add_argument(
+        "--max-per-artist",
+        type=_positive_int,
+        default=60,
+        help="with all-pairs scoring: at most this many paintings per artist, so no painter dominates",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed for choosing the capped paintings")
+
+
 def get_parser() -> argparse.ArgumentParser:
     """The full argument parser (also what `make man` turns into the manual page)."""
     parser = argparse.ArgumentParser(
@@ -115,30 +134,59 @@ def get_parser() -> argparse.ArgumentParser:
 
     baseline = commands.add_parser(
         "baseline",
-        help="score a data folder's pairs with colour histograms (the floor a model must beat)",
-        description="ROC AUC of colour-histogram similarity on the folder's submission_info.csv + "
-        "solution.csv, or on balanced pairs sampled from its labelled paintings.",
+        help="score labelled pairs with colour histograms (the floor a model must beat)",
+        description="ROC AUC of colour-histogram similarity on the same pairs `evaluate` uses: --pairs with "
+        "--solution, else the folder's submission_info.csv + solution.csv, else every pair of its labelled "
+        "paintings (capped per artist).",
         formatter_class=_HelpFormatter,
     )
-    baseline.add_argument(
-        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
-    )
+    _add_pairs_options(baseline)
     baseline.add_argument(
         "--size", type=_positive_int, default=128, help="image side the histogram is taken at"
     )
-    baseline.add_argument(
-        "--sample", type=_positive_int, default=4000, help="pairs to sample when the folder has no pairs file"
-    )
-    baseline.add_argument(
-        "--max-per-artist", type=_positive_int, default=None, help="cap paintings per artist when sampling"
-    )
-    baseline.add_argument("--seed", type=int, default=0, help="seed for sampling pairs")
     baseline.add_argument(
         "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
     )
     _add_output_options(baseline)
     baseline.set_defaults(run=_run_baseline)
     _add_train_parser(commands)
+
+    prepare = commands.add_parser(
+        "prepare",
+        help="write a resized copy of a data folder so training skips huge decodes",
+        description="Copy DATA_DIR's layout and CSVs into OUT_DIR with every image decoded once and saved "
+        "with its shorter side at most --size pixels. Train on OUT_DIR afterwards. A rerun only does what is missing.",
+        formatter_class=_HelpFormatter,
+    )
+    prepare.add_argument(
+        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
+    )
+    prepare.add_argument("-o", "--out", dest="out_dir", metavar="OUT_DIR", type=Path, required=True)
+    prepare.add_argument("--size", type=_positive_int, default=256, help="largest shorter side, pixels")
+    prepare.add_argument(
+        "--workers", type=_positive_int, default=None, help="threads (default: one per core)"
+    )
+    _add_output_options(prepare)
+    prepare.set_defaults(run=_run_prepare)
+
+    evaluate = commands.add_parser(
+        "evaluate",
+        help="ROC AUC, accuracy, confusion matrix and ROC curve of a checkpoint on labelled pairs",
+        description="Score labelled pairs with a trained checkpoint: --pairs with --solution, else the "
+        "folder's submission_info.csv + solution.csv, else every pair of its labelled paintings (capped per "
+        "artist). AUC is also given for pairs of artists seen in training and never seen, beside the "
+        "colour-histogram baseline on the same pairs.",
+        formatter_class=_HelpFormatter,
+    )
+    evaluate.add_argument("model", metavar="CHECKPOINT", type=Path, help="a trainer checkpoint (best.pt)")
+    _add_pairs_options(evaluate)
+    evaluate.add_argument("--roc", type=Path, default=None, help="write the ROC curve PNG here")
+    evaluate.add_argument(
+        "--no-baseline", dest="baseline", action="store_false", help="skip the colour-histogram AUC"
+    )
+    evaluate.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader worker processes")
+    _add_output_options(evaluate)
+    evaluate.set_defaults(run=_run_evaluate)
     return parser
 
 
@@ -276,8 +324,9 @@ def _run_baseline(args: argparse.Namespace) -> int:
         report = evaluate_colour_histogram(
             args.data_dir,
             size=args.size,
-            sample=args.sample,
             max_per_artist=args.max_per_artist,
+            pairs_file=args.pairs,
+            solution_file=args.solution,
             seed=args.seed,
             workers=args.workers,
             advance=bar.advance,
@@ -295,17 +344,93 @@ def _run_baseline(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_train(args: argparse.Namespace) -> int:
+def _run_prepare(args: argparse.Namespace) -> int:
+    from painter_match.prepare import prepare
+    from painter_match.progress import progress_bar
+
+    with progress_bar("resizing", quiet=args.quiet, unit="images") as bar:
+        report = prepare(
+            args.data_dir,
+            args.out_dir,
+            size=args.size,
+            workers=args.workers,
+            advance=bar.advance,
+            on_total=bar.set_total,
+        )
+    if args.json:
+        _print_json(report.to_dict())
+    else:
+        print(
+            f"prepared {report.out_dir}: {report.written:,} written, {report.already_there:,} already there, "
+            f"{len(report.unreadable):,} unreadable (shorter side <= {report.size} px)"
+        )
+        for entry in report.unreadable:
+            print(f"  unreadable {entry['path']}: {entry['cause']}")
+    return 0
+
+
+def _import_training(module: str) -> object:
+    """Import a training module, or say which extra to install when torch is missing."""
+    import importlib
+
     try:
-        from painter_match.train.augment import parse_augment
-        from painter_match.train.trainer import TrainConfig, train
+        return importlib.import_module(module)
     except ModuleNotFoundError as err:
         if err.name in {"torch", "torchvision", "matplotlib"}:
             raise PainterMatchError(
-                f'training needs {err.name}, which is not installed: pip install "painter-match[train]"'
+                f'this command needs {err.name}, which is not installed: pip install "painter-match[train]"'
             ) from None
         raise
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    evaluation = _import_training("painter_match.train.evaluate")
+    report = evaluation.evaluate(  # type: ignore[attr-defined]
+        args.model,
+        args.data_dir,
+        pairs_file=args.pairs,
+        solution_file=args.solution,
+        max_per_artist=args.max_per_artist,
+        roc_png=args.roc,
+        baseline=args.baseline,
+        seed=args.seed,
+        workers=args.workers,
+    )
+    if args.json:
+        _print_json(report.to_dict())
+        return 0
+
+    def auc(value: float | None, pairs: int) -> str:
+        return f"{value:.4f} ({pairs:,} pairs)" if value is not None else f"n/a ({pairs:,} pairs)"
+
+    c = report.confusion
+    lines = [
+        f"pairs         {report.pairs_scored:,} of {report.pairs:,} scored ({report.pairs_source}); "
+        f"{report.same_artist_share:.2%} same-artist",
+        f"ROC AUC       {report.roc_auc:.4f}",
+        f"seen artists  {auc(report.auc_seen_artists, report.pairs_seen_artists)}",
+        f"unseen        {auc(report.auc_unseen_artists, report.pairs_unseen_artists)}",
+        f"accuracy      {report.accuracy:.4f} at the calibrated threshold {report.threshold:.4f}",
+        f"confusion     same->same {c['true_same']:,}  different->same {c['false_same']:,}  "
+        f"same->different {c['false_different']:,}  different->different {c['true_different']:,}",
+    ]
+    if report.colour_histogram_auc is not None:
+        lines.append(
+            f"baseline      colour histogram ROC AUC {report.colour_histogram_auc:.4f} on the same pairs"
+        )
+    if report.unreadable_images:
+        lines.append(f"unreadable    {len(report.unreadable_images)} images skipped with their pairs")
+    if report.roc_png:
+        lines.append(f"ROC curve     {report.roc_png}")
+    print("\n".join(lines))
+    return 0
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    _import_training("painter_match.train.trainer")
     from painter_match.progress import progress_bar
+    from painter_match.train.augment import parse_augment
+    from painter_match.train.trainer import TrainConfig, train
 
     try:
         augment = parse_augment(args.augment)

@@ -71,3 +71,35 @@ def best_threshold_accuracy(labels: ArrayLike, scores: ArrayLike) -> tuple[float
     if correct_all_different >= correct[best]:
         return float(correct_all_different / y.size), float(np.nextafter(s_sorted[0], np.inf))
     return float(correct[best] / y.size), float(s_sorted[best])
+
+
+def roc_curve(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates at every distinct score, highest threshold first.
+
+    Returns:
+        ``(fpr, tpr, thresholds)``; the first point is (0, 0) at threshold +inf.
+    """
+    y, s = _as_binary_and_scores(labels, scores)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("a ROC curve needs both same-artist and different-artist pairs")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    last_of_run = np.r_[s_sorted[1:] != s_sorted[:-1], True]
+    true_pos = np.cumsum(y_sorted)[last_of_run]
+    false_pos = np.cumsum(~y_sorted)[last_of_run]
+    fpr = np.r_[0.0, false_pos / n_neg]
+    tpr = np.r_[0.0, true_pos / n_pos]
+    return fpr, tpr, np.r_[np.inf, s_sorted[last_of_run]]
+
+
+def confusion_at(labels: ArrayLike, scores: ArrayLike, threshold: float) -> dict[str, int]:
+    """Counts of the rule "same artist when score >= threshold"."""
+    y, s = _as_binary_and_scores(labels, scores)
+    predicted = s >= threshold
+    return {
+        "true_same": int((predicted & y).sum()),
+        "false_same": int((predicted & ~y).sum()),
+        "false_different": int((~predicted & y).sum()),
+        "true_different": int((~predicted & ~y).sum()),
+    }

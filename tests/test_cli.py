@@ -14,7 +14,9 @@ from painter_match.cli import get_parser, main
 
 def test_every_command_has_help_with_defaults(capsys: pytest.CaptureFixture[str]) -> None:
     parser = get_parser()
-    assert {"synth", "scan", "baseline"} <= set(parser._subparsers._group_actions[0].choices)  # type: ignore[union-attr]
+    assert {"synth", "scan", "baseline", "prepare", "train", "evaluate"} <= set(
+        parser._subparsers._group_actions[0].choices
+    )  # type: ignore[union-attr]
     with pytest.raises(SystemExit) as caught:
         main(["synth", "--help"])
     assert caught.value.code == 0
@@ -92,3 +94,16 @@ def test_python_dash_m_runs_the_cli() -> None:
         [sys.executable, "-m", "painter_match", "--version"], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0 and result.stdout.startswith("painter-match ")
+
+
+def test_training_without_torch_says_which_extra(synth_dir: Path, tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None  # as if torch were not installed\n"
+        "from painter_match.cli import main\n"
+        f"sys.exit(main(['train', {str(synth_dir)!r}, '-o', {str(tmp_path / 'run')!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert 'pip install "painter-match[train]"' in result.stderr
+    assert result.stderr.count("\n") == 1

@@ -53,3 +53,18 @@ def test_best_threshold_accuracy_matches_loop(seed: int) -> None:
     assert accuracy == pytest.approx(accuracy_by_loop(labels, scores))
     predicted = np.asarray(scores) >= threshold
     assert np.mean(predicted == np.asarray(labels).astype(bool)) == pytest.approx(accuracy)
+
+
+def test_roc_curve_area_is_the_auc_and_confusion_counts() -> None:
+    from painter_match.metrics import confusion_at, roc_curve
+
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 2, 200)
+    scores = labels * 0.5 + rng.normal(size=200)
+    fpr, tpr, thresholds = roc_curve(labels, scores)
+    assert fpr[0] == tpr[0] == 0.0 and fpr[-1] == tpr[-1] == 1.0
+    assert np.all(np.diff(fpr) >= 0) and np.all(np.diff(tpr) >= 0)
+    area = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    assert area == pytest.approx(roc_auc(labels, scores))
+    counts = confusion_at([1, 1, 0, 0], [0.9, 0.2, 0.8, 0.1], 0.5)
+    assert counts == {"true_same": 1, "false_same": 1, "false_different": 1, "true_different": 1}

@@ -65,10 +65,23 @@ def test_compact_trains_and_is_small() -> None:
     torch.manual_seed(0)
     encoder = build_encoder("compact", embedding_dim=64, dropout=0.2)
     assert sum(p.numel() for p in encoder.parameters()) < 3_000_000
-    assert encoder.feature_dim == 256
+    assert encoder.feature_dim == 2 * (32 + 64 + 128 + 256)  # mean and std of every block
     out = encoder(_images(4, 64))  # training mode: BatchNorm uses batch statistics
     out.sum().backward()
     assert all(p.grad is not None for p in encoder.parameters())
+
+
+def test_style_statistics_are_channel_mean_and_std() -> None:
+    from painter_match.train.backbones import channel_statistics
+
+    x = torch.arange(2 * 3 * 4 * 5, dtype=torch.float32).reshape(2, 3, 4, 5)
+    stats = channel_statistics(x)
+    assert stats.shape == (2, 6)
+    for n in range(2):
+        for c in range(3):
+            values = x[n, c].flatten()
+            assert stats[n, c] == pytest.approx(float(values.mean()))
+            assert stats[n, 3 + c] == pytest.approx(float(values.std(unbiased=False)), rel=1e-4)
 
 
 def test_encoder_normalises_its_input() -> None:

@@ -17,7 +17,7 @@ from torchvision.transforms import v2
 
 from painter_match.images import center_crop, resize_shorter_side
 
-AUGMENTATIONS = ("crop", "flip", "affine", "color", "perspective", "blur")
+AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur")
 DEFAULT_AUGMENT = ("crop", "flip", "affine", "color", "blur")
 
 # How much larger than the input the painting is decoded for training: a crop of a third of
@@ -81,6 +81,10 @@ def train_transform(input_size: int, augment: Sequence[str]) -> v2.Compose:
     if "color" in augment:
         # Mild: palette is part of an artist's hand, and photographs of paintings vary in it.
         steps.append(v2.RandomApply([v2.ColorJitter(0.2, 0.2, 0.15, 0.02)], p=0.5))
+    if "grey" in augment:
+        # Some photographs (and scans) of paintings are greyscale; it also makes the encoder learn
+        # brushwork rather than lean on palette alone.
+        steps.append(v2.RandomGrayscale(p=0.2))
     if "blur" in augment:
         steps.append(v2.RandomApply([v2.GaussianBlur(3, sigma=(0.1, 1.0))], p=0.15))
     steps.append(v2.ToDtype(torch.float32, scale=True))

@@ -1,0 +1,101 @@
+"""Labelled pairs of paintings: which pairs to score, and whether each shares an artist.
+
+Three sources, tried in this order by `labelled_pairs`: an explicit pairs file with its ground
+truth; a Kaggle folder's own ``submission_info.csv`` + ``solution.csv``; or every pair of a
+labelled folder's paintings, with at most ``max_per_artist`` per artist so that one prolific
+painter does not dominate. Each image is listed once; pairs refer to it by index, so that an
+evaluation decodes every image exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from painter_match.errors import DataError
+from painter_match.images import resolve_inside
+from painter_match.kaggle import (
+    ALL_DATA_INFO,
+    SOLUTION,
+    SUBMISSION_INFO,
+    cap_per_artist,
+    read_catalogue,
+    read_solution,
+    read_submission_info,
+)
+
+
+@dataclass(frozen=True)
+class LabelledPairs:
+    """Pairs to score: image paths under ``root``, ground truth, and each image's artist if known."""
+
+    root: Path
+    first: np.ndarray  # [P] indices into images
+    second: np.ndarray
+    same: np.ndarray  # [P] bool
+    images: list[str]  # relative paths
+    artists: list[str | None]
+    source: str
+
+
+def all_pairs_of(root: Path, paintings: pd.DataFrame, source: str) -> LabelledPairs:
+    """Every unordered pair of the given paintings."""
+    images = list(paintings["path"])
+    artists = list(paintings["artist"])
+    first, second = np.triu_indices(len(images), k=1)
+    codes = pd.factorize(paintings["artist"])[0]
+    return LabelledPairs(root, first, second, codes[first] == codes[second], images, artists, source)
+
+
+def kaggle_test_pairs(root: Path, pairs_file: Path, solution_file: Path) -> LabelledPairs:
+    """The competition's pairs with ground truth; artists from all_data_info.csv when present."""
+    pairs = read_submission_info(pairs_file)
+    truth = read_solution(solution_file)
+    merged = pairs.merge(truth, on="index", how="left")
+    if merged["sameArtist"].isna().any():
+        missing = merged.loc[merged["sameArtist"].isna(), "index"].iloc[0]
+        raise DataError(f"{solution_file}: no ground truth for pair index {missing}")
+    names = pd.unique(pd.concat([merged["image1"], merged["image2"]], ignore_index=True))
+    folder = root / "test" if (root / "test").is_dir() else root
+    for name in names:
+        resolve_inside(folder, name)
+    prefix = "test/" if folder != root else ""
+    position = {name: i for i, name in enumerate(names)}
+    artist_of: dict[str, str] = {}
+    if (root / ALL_DATA_INFO).is_file():
+        listing = read_catalogue(root).paintings
+        artist_of = dict(zip(listing["path"], listing["artist"]))
+    images = [prefix + name for name in names]
+    return LabelledPairs(
+        root,
+        merged["image1"].map(position).to_numpy(),
+        merged["image2"].map(position).to_numpy(),
+        merged["sameArtist"].astype(bool).to_numpy(),
+        images,
+        [artist_of.get(path) for path in images],
+        f"{pairs_file.name} + {solution_file.name}",
+    )
+
+
+def labelled_pairs(
+    data_dir: Path,
+    *,
+    pairs_file: Path | None,
+    solution_file: Path | None,
+    max_per_artist: int | None,
+    seed: int,
+) -> LabelledPairs:
+    """Choose the pairs: an explicit pairs file, the folder's Kaggle test pairs, or all capped pairs."""
+    if pairs_file is not None:
+        if solution_file is None:
+            raise DataError(f"{pairs_file}: evaluating a pairs file needs its ground truth: pass --solution")
+        return kaggle_test_pairs(data_dir, pairs_file, solution_file)
+    if (data_dir / SUBMISSION_INFO).is_file() and (data_dir / SOLUTION).is_file():
+        return kaggle_test_pairs(data_dir, data_dir / SUBMISSION_INFO, data_dir / SOLUTION)
+    catalogue = read_catalogue(data_dir)
+    paintings = cap_per_artist(catalogue.paintings, max_per_artist, seed=seed)
+    cap = f", at most {max_per_artist} per artist" if max_per_artist else ""
+    return all_pairs_of(data_dir, paintings, f"all pairs of {len(paintings):,} paintings{cap}")

@@ -1,0 +1,103 @@
+"""`evaluate` and `baseline` on labelled pairs; `prepare`'s resized copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from painter_match.cli import main
+from painter_match.labelled_pairs import labelled_pairs
+from painter_match.prepare import prepare
+
+torch = pytest.importorskip("torch", reason="evaluation of checkpoints needs the [train] extra (torch)")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from painter_match.train.trainer import TrainConfig, train
+
+    run = tmp_path_factory.mktemp("eval") / "run"
+    config = TrainConfig(
+        data_dir=str(synth_dir), out_dir=str(run), input_size=32, embedding_dim=16, epochs=2,
+        artists_per_batch=3, paintings_per_artist=3, val_fraction=0.3, val_pairs=100, workers=0,
+    )  # fmt: skip
+    train(config)
+    return run / "best.pt"
+
+
+def test_all_pairs_with_a_cap(tmp_path: Path) -> None:
+    for artist, n in {"a": 5, "b": 2, "c": 3}.items():
+        (tmp_path / artist).mkdir()
+        for i in range(n):
+            Image.new("RGB", (20, 20)).save(tmp_path / artist / f"{i}.png")
+    pairs = labelled_pairs(tmp_path, pairs_file=None, solution_file=None, max_per_artist=3, seed=0)
+    assert len(pairs.images) == 8  # a capped at 3
+    assert len(pairs.same) == 8 * 7 // 2
+    assert int(pairs.same.sum()) == 3 + 1 + 3
+    assert "at most 3 per artist" in pairs.source
+
+
+def test_kaggle_pairs_know_their_artists(synth_dir: Path) -> None:
+    pairs = labelled_pairs(synth_dir, pairs_file=None, solution_file=None, max_per_artist=60, seed=0)
+    solution = pd.read_csv(synth_dir / "solution.csv")
+    assert len(pairs.same) == len(solution)
+    assert int(pairs.same.sum()) == int(solution["sameArtist"].sum())
+    artists = np.array(pairs.artists, dtype=object)
+    assert (artists[pairs.first] == artists[pairs.second]).tolist() == pairs.same.tolist()
+
+
+def test_pairs_file_needs_its_solution(synth_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["baseline", str(synth_dir), "--pairs", str(synth_dir / "submission_info.csv"), "--quiet"])
+    assert code == 1
+    assert "--solution" in capsys.readouterr().err
+
+
+def test_evaluate_checkpoint_on_kaggle_pairs(
+    checkpoint: Path, synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roc = tmp_path / "roc.png"
+    assert main(["evaluate", str(checkpoint), str(synth_dir), "--roc", str(roc), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.0 <= report["roc_auc"] <= 1.0
+    c = report["confusion"]
+    assert sum(c.values()) == report["pairs_scored"]
+    assert report["accuracy"] == pytest.approx(
+        (c["true_same"] + c["true_different"]) / report["pairs_scored"]
+    )
+    # The synthetic test set holds artists seen in training and artists never seen.
+    assert report["pairs_seen_artists"] > 0 and report["pairs_unseen_artists"] > 0
+    assert report["colour_histogram_auc"] is not None
+    assert roc.read_bytes()[:4] == b"\x89PNG"
+    unreadable = {u["path"] for u in report["unreadable_images"]}
+    assert all(p.startswith("test/") for p in unreadable)
+
+
+def test_evaluate_text_output_and_missing_checkpoint(
+    checkpoint: Path, synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["evaluate", str(checkpoint), str(synth_dir), "--no-baseline", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "ROC AUC" in out and "unseen" in out and "colour histogram" not in out
+    assert main(["evaluate", str(tmp_path / "none.pt"), str(synth_dir), "--quiet"]) == 1
+    assert "checkpoint not found" in capsys.readouterr().err
+
+
+def test_prepare_writes_a_smaller_copy_that_reads_the_same(synth_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "prepared"
+    report = prepare(synth_dir, out, size=64, workers=2)
+    listed = pd.read_csv(synth_dir / "all_data_info.csv")
+    assert report.written + len(report.unreadable) == len(listed)
+    assert len(report.unreadable) == 3
+    assert (out / "all_data_info.csv").read_bytes() == (synth_dir / "all_data_info.csv").read_bytes()
+    sample = out / "train" / listed.loc[listed["in_train"], "new_filename"].iloc[0]
+    with Image.open(sample) as image:
+        assert min(image.size) <= 64
+    again = prepare(synth_dir, out, size=64)
+    assert again.written == 0 and again.already_there == report.written
+    with pytest.raises(Exception, match="outside the data folder"):
+        prepare(synth_dir, synth_dir / "inside", size=64)
