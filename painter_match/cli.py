@@ -191,7 +191,10 @@ def get_parser() -> argparse.ArgumentParser:
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
-    # Choices are spelled out here rather than imported, so that `--help` never imports torch.
+    # The defaults and choices come from the torch-free config module, so `--help` never imports torch.
+    from painter_match.train.config import BACKBONES, LOSSES, TrainConfig
+
+    d = TrainConfig(data_dir="", out_dir="")
     train = commands.add_parser(
         "train",
         help="train a Siamese encoder on paintings labelled by artist (needs the [train] extra)",
@@ -207,15 +210,17 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "-o", "--out", dest="out_dir", metavar="RUN_DIR", type=Path, required=True, help="run folder"
     )
     model = train.add_argument_group("model")
-    model.add_argument(
-        "--backbone", default="compact", choices=("compact", "resnet18", "resnet34", "resnet50")
-    )
+    model.add_argument("--backbone", default=d.backbone, choices=BACKBONES)
     model.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (ResNets)")
-    model.add_argument("--embedding-dim", type=_positive_int, default=256, help="embedding length")
-    model.add_argument("--input-size", type=_positive_int, default=128, help="square input side, pixels")
-    model.add_argument("--dropout", type=float, default=0.0, help="dropout before the embedding layer")
+    model.add_argument(
+        "--embedding-dim", type=_positive_int, default=d.embedding_dim, help="embedding length"
+    )
+    model.add_argument(
+        "--input-size", type=_positive_int, default=d.input_size, help="square input side, pixels"
+    )
+    model.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the embedding layer")
     objective = train.add_argument_group("loss")
-    objective.add_argument("--loss", default="proxy", choices=("triplet", "contrastive", "pair", "proxy"))
+    objective.add_argument("--loss", default=d.loss, choices=LOSSES)
     objective.add_argument(
         "--margin",
         type=float,
@@ -223,45 +228,61 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="triplet/contrastive margin or proxy angular margin (default: the loss's own)",
     )
     schedule = train.add_argument_group("optimisation")
-    schedule.add_argument("--epochs", type=_positive_int, default=30, help="maximum epochs")
+    schedule.add_argument("--epochs", type=_positive_int, default=d.epochs, help="maximum epochs")
     schedule.add_argument(
-        "--artists-per-batch", type=_positive_int, default=8, help="P: artists in each batch"
+        "--artists-per-batch",
+        type=_positive_int,
+        default=d.artists_per_batch,
+        help="P: artists in each batch",
     )
     schedule.add_argument(
-        "--paintings-per-artist", type=_positive_int, default=4, help="K: paintings per artist in a batch"
+        "--paintings-per-artist",
+        type=_positive_int,
+        default=d.paintings_per_artist,
+        help="K: paintings per artist in a batch",
     )
-    schedule.add_argument("--optimizer", default="adamw", choices=("adamw", "adam"))
+    schedule.add_argument("--optimizer", default=d.optimizer, choices=("adamw", "adam"))
     schedule.add_argument(
-        "--lr", type=float, default=2e-3, help="peak learning rate (warm-up, then cosine decay)"
+        "--lr", type=float, default=d.lr, help="peak learning rate (warm-up, then cosine decay)"
     )
-    schedule.add_argument("--weight-decay", type=float, default=5e-4)
-    schedule.add_argument("--warmup-epochs", type=_non_negative_int, default=1)
-    schedule.add_argument("--grad-clip", type=float, default=5.0, help="gradient norm clip")
+    schedule.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    schedule.add_argument("--warmup-epochs", type=_non_negative_int, default=d.warmup_epochs)
+    schedule.add_argument("--grad-clip", type=float, default=d.grad_clip, help="gradient norm clip")
     schedule.add_argument(
         "--patience",
         type=_positive_int,
-        default=10,
+        default=d.patience,
         help="early stop after this many epochs without a better val AUC",
     )
     schedule.add_argument("--no-amp", dest="amp", action="store_false", help="no mixed precision on CUDA")
     data = train.add_argument_group("data")
     data.add_argument(
-        "--val-fraction", type=float, default=0.25, help="share of paintings (whole artists) held out"
+        "--val-fraction",
+        type=float,
+        default=d.val_fraction,
+        help="share of paintings (whole artists) held out",
     )
-    data.add_argument("--val-pairs", type=_positive_int, default=3000, help="balanced validation pairs")
     data.add_argument(
-        "--min-paintings", type=_positive_int, default=2, help="drop artists with fewer paintings"
+        "--val-pairs", type=_positive_int, default=d.val_pairs, help="balanced validation pairs"
+    )
+    data.add_argument(
+        "--min-paintings",
+        type=_positive_int,
+        default=d.min_paintings,
+        help="drop artists with fewer paintings",
     )
     data.add_argument("--max-per-artist", type=_positive_int, default=None, help="cap paintings per artist")
     data.add_argument(
         "--augment",
-        default="crop,flip,affine,color,blur",
-        help="comma list from crop,flip,affine,color,perspective,blur, or none",
+        default=",".join(d.augment),
+        help="comma list from crop,flip,affine,color,grey,perspective,blur, or none",
     )
     run = train.add_argument_group("run")
-    run.add_argument("--workers", type=_non_negative_int, default=2, help="DataLoader worker processes")
-    run.add_argument("--seed", type=int, default=0, help="seed for the split, batches and augmentation")
-    run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    run.add_argument(
+        "--workers", type=_non_negative_int, default=d.workers, help="DataLoader worker processes"
+    )
+    run.add_argument("--seed", type=int, default=d.seed, help="seed for the split, batches and augmentation")
+    run.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
     run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from last.pt")
     _add_output_options(train)
     train.set_defaults(run=_run_train)

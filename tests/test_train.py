@@ -177,3 +177,16 @@ def test_two_process_gloo_run(synth_dir: Path, tmp_path: Path) -> None:
     assert result["world_size"] == 2
     assert (run / "last.pt").is_file() and (run / "metrics.jsonl").is_file()
     assert load_checkpoint(run / "last.pt")["epoch"] == 1
+
+
+def test_collapse_rules() -> None:
+    from painter_match.calibration import Calibration
+    from painter_match.train.trainer import _Validation, is_collapsed
+
+    def validation(auc: float, mean_cosine: float, score_std: float) -> _Validation:
+        return _Validation(auc, 0.5, mean_cosine, score_std, Calibration(1.0, 0.0, 0.5, 0.5, 10), [])
+
+    assert is_collapsed(validation(0.9, 0.5, 0.0), epoch=1)  # every pair scores the same
+    assert not is_collapsed(validation(0.52, 0.9995, 0.01), epoch=2)  # untrained-looking: give it time
+    assert is_collapsed(validation(0.52, 0.9995, 0.01), epoch=3)  # still one point, still no signal
+    assert not is_collapsed(validation(0.75, 0.9995, 0.01), epoch=5)  # tight but informative

@@ -16,30 +16,20 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from painter_match.images import center_crop, resize_shorter_side
+from painter_match.train.config import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
 
-AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur")
-DEFAULT_AUGMENT = ("crop", "flip", "affine", "color", "blur")
+__all__ = [
+    "AUGMENTATIONS",
+    "DEFAULT_AUGMENT",
+    "EvalTransform",
+    "load_side",
+    "parse_augment",
+    "train_transform",
+]
 
 # How much larger than the input the painting is decoded for training: a crop of a third of
 # the painting's area then still has the detail of the input size.
 LOAD_SCALE = 1.5
-
-
-def parse_augment(text: str) -> tuple[str, ...]:
-    """``"crop,flip"`` -> ("crop", "flip"); ``"none"`` -> ().
-
-    Raises:
-        ValueError: naming an unknown augmentation and listing the known ones.
-    """
-    if text.strip().lower() in {"", "none"}:
-        return ()
-    names = tuple(name.strip().lower() for name in text.split(",") if name.strip())
-    unknown = [name for name in names if name not in AUGMENTATIONS]
-    if unknown:
-        raise ValueError(
-            f"unknown augmentation {unknown[0]!r}; choose from {', '.join(AUGMENTATIONS)} or 'none'"
-        )
-    return names
 
 
 def to_tensor(image: Image.Image) -> torch.Tensor:

@@ -22,8 +22,8 @@ import torchvision.models as tvm
 from torch import nn
 
 from painter_match.errors import PainterMatchError
+from painter_match.train.config import BACKBONES
 
-BACKBONES = ("compact", "resnet18", "resnet34", "resnet50")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 

@@ -15,7 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LOSSES = ("triplet", "contrastive", "pair", "proxy")
+from painter_match.train.config import LOSSES
+
 MINING = ("semihard", "hard", "all")
 
 

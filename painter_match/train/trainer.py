@@ -18,7 +18,7 @@ import os
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +33,10 @@ from painter_match.calibration import Calibration, fit_calibration
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.kaggle import cap_per_artist, filter_artists, read_catalogue, sample_pairs, split_by_artist
 from painter_match.metrics import best_threshold_accuracy, roc_auc
-from painter_match.train.augment import DEFAULT_AUGMENT, EvalTransform, load_side, train_transform
+from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import Encoder, build_encoder, encoder_config
 from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from painter_match.train.config import TrainConfig
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
 from painter_match.train.losses import build_loss
 
@@ -52,58 +53,13 @@ LAST, BEST, METRICS, CURVES, SKIPPED = (
 # pooled features), so a high mean cosine alone is not collapse; it is when the scores of the
 # validation pairs no longer differ, or when after a few epochs they still carry no signal.
 COLLAPSE_SCORE_STD = 1e-4
-COLLAPSE_COSINE = 0.99
+COLLAPSE_COSINE = 0.999
 COLLAPSE_AUC = 0.6
 COLLAPSE_AFTER_EPOCH = 3
 
 
 class CollapseError(PainterMatchError):
     """The embeddings collapsed to (nearly) a single point."""
-
-
-@dataclass
-class TrainConfig:
-    """Every training option; stored in the checkpoint so a resumed run uses the same ones."""
-
-    data_dir: str
-    out_dir: str
-    backbone: str = "compact"
-    pretrained: bool = False
-    embedding_dim: int = 256
-    input_size: int = 128
-    dropout: float = 0.0
-    loss: str = "proxy"
-    margin: float | None = None
-    epochs: int = 30
-    artists_per_batch: int = 8
-    paintings_per_artist: int = 4
-    optimizer: str = "adamw"
-    lr: float = 2e-3
-    weight_decay: float = 5e-4
-    warmup_epochs: int = 1
-    grad_clip: float = 5.0
-    val_fraction: float = 0.25
-    val_pairs: int = 3000
-    min_paintings: int = 2
-    max_per_artist: int | None = None
-    augment: tuple[str, ...] = DEFAULT_AUGMENT
-    patience: int = 10
-    workers: int = 2
-    seed: int = 0
-    amp: bool = True
-    device: str = "auto"
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["augment"] = list(self.augment)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        values = {k: v for k, v in data.items() if k in known}
-        values["augment"] = tuple(values.get("augment", DEFAULT_AUGMENT))
-        return cls(**values)
 
 
 @dataclass
