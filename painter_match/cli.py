@@ -43,10 +43,14 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _add_pairs_options(parser: argparse.ArgumentParser) -> None:
+def _add_data_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
     )
+
+
+def _add_pairs_options(parser: argparse.ArgumentParser) -> None:
+    _add_data_dir(parser)
     parser.add_argument(
         "--pairs", type=Path, default=None, help="pairs CSV (index,image1,image2) to score instead"
     )
@@ -122,9 +126,7 @@ def get_parser() -> argparse.ArgumentParser:
         "(with causes), artists, and paintings per artist.",
         formatter_class=_HelpFormatter,
     )
-    scan.add_argument(
-        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
-    )
+    _add_data_dir(scan)
     scan.add_argument("--no-decode", action="store_true", help="only check presence; do not decode images")
     scan.add_argument(
         "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
@@ -158,9 +160,7 @@ def get_parser() -> argparse.ArgumentParser:
         "with its shorter side at most --size pixels. Train on OUT_DIR afterwards. A rerun only does what is missing.",
         formatter_class=_HelpFormatter,
     )
-    prepare.add_argument(
-        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
-    )
+    _add_data_dir(prepare)
     prepare.add_argument("-o", "--out", dest="out_dir", metavar="OUT_DIR", type=Path, required=True)
     prepare.add_argument("--size", type=_positive_int, default=256, help="largest shorter side, pixels")
     prepare.add_argument(
@@ -203,9 +203,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "into RUN_DIR. Under torchrun it trains with DistributedDataParallel.",
         formatter_class=_HelpFormatter,
     )
-    train.add_argument(
-        "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
-    )
+    _add_data_dir(train)
     train.add_argument(
         "-o", "--out", dest="out_dir", metavar="RUN_DIR", type=Path, required=True, help="run folder"
     )

@@ -126,15 +126,15 @@ class ArtistBatchSampler(Sampler[list[int]]):
         self.excluded.update(int(i) for i in indices)
 
     def _members(self) -> list[np.ndarray]:
+        """Each artist's usable paintings (artists with fewer than two left out), by label order."""
         keep = np.ones(len(self.labels), dtype=bool)
         if self.excluded:
             keep[list(self.excluded)] = False
-        members = []
-        for artist in np.unique(self.labels[keep]):
-            indices = np.flatnonzero((self.labels == artist) & keep)
-            if len(indices) >= 2:
-                members.append(indices)
-        return members
+        kept = np.flatnonzero(keep)
+        # One stable sort instead of a scan per artist: the real data has ~1,600 artists.
+        by_artist = kept[np.argsort(self.labels[kept], kind="stable")]
+        starts = np.flatnonzero(np.r_[True, np.diff(self.labels[by_artist]) != 0])
+        return [group for group in np.split(by_artist, starts[1:]) if len(group) >= 2]
 
     def _batches_per_process(self, members: list[np.ndarray]) -> int:
         usable = sum(len(m) for m in members)
