@@ -1,0 +1,298 @@
+"""The ONNX model contract: what an exported model carries, and how the CLI opens one.
+
+Export writes one JSON document under the ``painter_match`` key of the model's
+``metadata_props``; everything inference needs (input size, resize policy, calibration, the
+default view policy) is read back from there, so a client needs only the ``.onnx`` file. A model
+without that document, or with one this version cannot read, is refused with a message that says
+how to make one. numpy and onnxruntime only: no torch, no onnx.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from painter_match.calibration import Calibration
+from painter_match.errors import PainterMatchError
+
+METADATA_KEY = "painter_match"
+SCHEMA_VERSION = 1
+INPUT_NAME = "image"
+OUTPUT_NAME = "embedding"
+RESIZE_POLICY = "shorter_side_bicubic_center_crop"
+METRIC = "cosine"
+VARIANTS = ("fp32", "int8", "fp16")
+DEFAULT_MODEL_PATH = Path("models") / "painter-match.onnx"
+MODEL_ENV = "PAINTER_MATCH_MODEL"
+PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
+
+_HOW_TO_MAKE = "make one with `make export` (or `python -m export CHECKPOINT -o MODEL.onnx`)"
+
+_ORT_PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+}
+
+
+class ModelError(PainterMatchError):
+    """A model file that is missing, unreadable, or does not carry the painter-match contract."""
+
+
+@dataclass(frozen=True)
+class Views:
+    """How a painting becomes one embedding: the mean over a global view and ``crops`` crops.
+
+    The global view is the whole painting, shorter side resized to the input size and
+    centre-cropped. Each crop is an input-size square cut from the painting decoded with its
+    shorter side at ``crop_scale`` x the input size, on a fixed grid, so brushwork is seen at the
+    scale the model was trained on. ``crops == 0`` is the global view alone.
+    """
+
+    crops: int = 0
+    crop_scale: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.crops < 0:
+            raise ValueError(f"views: crops must be 0 or more, got {self.crops}")
+        if self.crop_scale < 1.0:
+            raise ValueError(f"views: crop_scale must be at least 1, got {self.crop_scale}")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """The metadata every painter-match ONNX model carries (schema version 1).
+
+    Attributes:
+        input_size: the square side, in pixels, the graph's ``image`` input takes.
+        embedding_dim: the length of the ``embedding`` output (L2-normalised).
+        calibration: cosine similarity -> P(same artist), and the decision threshold.
+        backbone: the network the encoder was built on.
+        variant: fp32, int8 or fp16.
+        data_fingerprint: identifies the training data (artists and files).
+        val_auc: pair ROC AUC on validation artists never seen in training (fp32 model).
+        created: ISO 8601 UTC time of export.
+        versions: library versions at export (painter_match, torch, onnx, ...).
+        views: the default view policy for ``embed``.
+        variant_auc: this variant's validation AUC, measured at export (None when not measured).
+        resize: how pixels are produced; only ``RESIZE_POLICY`` exists so far.
+        metric: how embeddings are compared; only ``cosine``.
+        schema_version: of this document.
+        input_layout, input_dtype: the pixels the graph takes (NHWC uint8 RGB).
+    """
+
+    input_size: int
+    embedding_dim: int
+    calibration: Calibration
+    backbone: str
+    variant: str = "fp32"
+    data_fingerprint: str = ""
+    val_auc: float | None = None
+    created: str = ""
+    versions: Mapping[str, str] = field(default_factory=dict)
+    views: Views = Views()
+    variant_auc: float | None = None
+    resize: str = RESIZE_POLICY
+    metric: str = METRIC
+    schema_version: int = SCHEMA_VERSION
+    input_layout: str = "NHWC"
+    input_dtype: str = "uint8"
+
+    @property
+    def identity(self) -> str:
+        """A short string that changes whenever the embeddings a model produces would change."""
+        return f"{self.backbone}/{self.variant}/{self.data_fingerprint}/{self.created}"
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["calibration"] = self.calibration.to_dict()
+        data["versions"] = dict(self.versions)
+        return json.dumps(data, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "model") -> ModelInfo:
+        """Parse and check the metadata document.
+
+        Raises:
+            ModelError: naming ``source`` and the field that is missing or wrong.
+        """
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{source}: painter_match metadata is not valid JSON ({exc}); {_HOW_TO_MAKE}") from None
+        if not isinstance(data, dict):
+            raise ModelError(f"{source}: painter_match metadata must be a JSON object; {_HOW_TO_MAKE}")
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ModelError(
+                f"{source}: metadata schema version {version!r}, this painter-match reads version "
+                f"{SCHEMA_VERSION}; re-export the model with this version ({_HOW_TO_MAKE})"
+            )
+        try:
+            info = cls(
+                input_size=_positive_int(data, "input_size"),
+                embedding_dim=_positive_int(data, "embedding_dim"),
+                calibration=Calibration.from_dict(_mapping(data, "calibration")),
+                backbone=str(data["backbone"]),
+                variant=str(data.get("variant", "fp32")),
+                data_fingerprint=str(data.get("data_fingerprint", "")),
+                val_auc=_optional_float(data, "val_auc"),
+                created=str(data.get("created", "")),
+                versions={str(k): str(v) for k, v in _mapping(data, "versions", {}).items()},
+                views=Views(**_mapping(data, "views", {})),
+                variant_auc=_optional_float(data, "variant_auc"),
+                resize=str(data.get("resize", RESIZE_POLICY)),
+                metric=str(data.get("metric", METRIC)),
+                input_layout=str(data.get("input_layout", "NHWC")),
+                input_dtype=str(data.get("input_dtype", "uint8")),
+            )
+        except KeyError as exc:
+            raise ModelError(f"{source}: painter_match metadata lacks {exc}; {_HOW_TO_MAKE}") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{source}: bad painter_match metadata: {exc}; {_HOW_TO_MAKE}") from None
+        for name, value, allowed in (
+            ("resize", info.resize, (RESIZE_POLICY,)),
+            ("metric", info.metric, (METRIC,)),
+            ("variant", info.variant, VARIANTS),
+            ("input_layout", info.input_layout, ("NHWC",)),
+            ("input_dtype", info.input_dtype, ("uint8",)),
+        ):
+            if value not in allowed:
+                raise ModelError(f"{source}: metadata {name} {value!r} is not one of {allowed}; {_HOW_TO_MAKE}")
+        return info
+
+
+def _mapping(data: Mapping[str, Any], name: str, default: Any = None) -> Mapping[str, Any]:
+    value = data.get(name, default)
+    if value is None:
+        raise KeyError(name)
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be an object, got {value!r}")
+    return value
+
+
+def _positive_int(data: Mapping[str, Any], name: str) -> int:
+    value = data[name]
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return value
+
+
+def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise ValueError(f"{name} must be a number or null, got {value!r}")
+    return float(value)
+
+
+def default_model_path() -> Path:
+    """``$PAINTER_MATCH_MODEL`` when set, else ``models/painter-match.onnx``."""
+    return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
+
+
+def resolve_providers(requested: str, available: Sequence[str]) -> list[str]:
+    """The onnxruntime execution providers for ``--provider``, best first.
+
+    ``auto`` takes CUDA when onnxruntime offers it, else the CPU. An explicit GPU provider that
+    this onnxruntime lacks is an error that names the package to install.
+
+    Raises:
+        ModelError: for an unknown provider, or a GPU provider onnxruntime does not have.
+    """
+    requested = requested.lower()
+    if requested not in PROVIDERS:
+        raise ModelError(f"unknown provider {requested!r}; choose from {', '.join(PROVIDERS)}")
+    if requested == "auto":
+        if _ORT_PROVIDERS["cuda"] in available:
+            return [_ORT_PROVIDERS["cuda"], _ORT_PROVIDERS["cpu"]]
+        return [_ORT_PROVIDERS["cpu"]]
+    name = _ORT_PROVIDERS[requested]
+    if name not in available:
+        raise ModelError(
+            f"provider {requested!r} is not available in this onnxruntime (it has {', '.join(available)}); "
+            'install the GPU build with: pip install "painter-match[gpu]"'
+        )
+    if requested == "tensorrt":
+        return [name, _ORT_PROVIDERS["cuda"], _ORT_PROVIDERS["cpu"]]
+    if requested == "cuda":
+        return [name, _ORT_PROVIDERS["cpu"]]
+    return [name]
+
+
+@dataclass
+class LoadedModel:
+    """An onnxruntime session and the contract it was checked against."""
+
+    path: Path
+    session: Any
+    info: ModelInfo
+    provider: str
+
+    def run(self, pixels: Any) -> Any:
+        """uint8 [N, S, S, 3] -> float32 [N, D] unit embeddings."""
+        return self.session.run([OUTPUT_NAME], {INPUT_NAME: pixels})[0]
+
+
+def read_info(session: Any, source: str) -> ModelInfo:
+    """The contract of an open onnxruntime session, with its inputs and outputs checked.
+
+    Raises:
+        ModelError: when the metadata is absent or bad, or the graph's tensors do not match it.
+    """
+    metadata = session.get_modelmeta().custom_metadata_map
+    if METADATA_KEY not in metadata:
+        raise ModelError(f"{source} is not a painter-match model (no '{METADATA_KEY}' metadata); {_HOW_TO_MAKE}")
+    info = ModelInfo.from_json(metadata[METADATA_KEY], source)
+    inputs = {i.name: i for i in session.get_inputs()}
+    outputs = {o.name for o in session.get_outputs()}
+    if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
+        raise ModelError(
+            f"{source}: the graph must take '{INPUT_NAME}' and give '{OUTPUT_NAME}', it takes "
+            f"{sorted(inputs)} and gives {sorted(outputs)}; {_HOW_TO_MAKE}"
+        )
+    if inputs[INPUT_NAME].type != "tensor(uint8)":
+        raise ModelError(f"{source}: input '{INPUT_NAME}' must be uint8, it is {inputs[INPUT_NAME].type}")
+    return info
+
+
+def open_model(
+    path: str | Path | None = None,
+    *,
+    provider: str = "auto",
+    threads: int | None = None,
+) -> LoadedModel:
+    """Open a painter-match ONNX model once, for a whole run.
+
+    Args:
+        path: the ``.onnx`` file; None means ``default_model_path()``.
+        provider: one of ``PROVIDERS``.
+        threads: intra-op threads; None lets onnxruntime use every core.
+
+    Raises:
+        ModelError: a missing file, a file onnxruntime cannot load, or a model without the contract.
+    """
+    import onnxruntime as ort  # imported here so that `painter-match --help` stays instant
+
+    model_path = Path(path) if path is not None else default_model_path()
+    if not model_path.is_file():
+        raise ModelError(f"model {model_path} not found; {_HOW_TO_MAKE}, or pass -m/--model")
+    providers = resolve_providers(provider, ort.get_available_providers())
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3  # the CLI reports what matters; ORT's warnings are noise here
+    try:
+        session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own untyped errors for every bad file
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"{model_path}: onnxruntime cannot load it ({message}); {_HOW_TO_MAKE}") from None
+    info = read_info(session, str(model_path))
+    used = session.get_providers()[0]
+    return LoadedModel(path=model_path, session=session, info=info, provider=used)
