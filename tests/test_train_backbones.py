@@ -220,4 +220,11 @@ def test_pretrained_rejects_a_wrong_file(offline_hub: Path) -> None:
 
 
 def test_every_backbone_is_listed() -> None:
-    assert BACKBONES == ("compact", "resnet18", "resnet34", "resnet50")
+    assert BACKBONES == (
+        "compact",
+        "resnet18",
+        "resnet34",
+        "resnet50",
+        "efficientnet_lite0",
+        "efficientnet_lite2",
+    )

