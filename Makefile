@@ -55,12 +55,47 @@ train: install $(DATA)/all_data_info.csv  ## train the compact encoder on $(DATA
 evaluate: install  ## score $(DATA)'s test pairs with $(RUN)/best.pt (seen and unseen artists)
 	$(BIN)/painter-match evaluate $(RUN)/best.pt $(DATA) --roc $(RUN)/roc.png
 
-demo: install  ## the main job on the built-in synthetic data: synth -> scan -> train -> evaluate
+MODEL  ?= models/painter-match.onnx
+# The best checkpoint of the most recently trained run; EXPORT_ARGS takes --int8 or --fp16.
+CHECKPOINT ?= $(shell ls -t runs/*/best.pt 2>/dev/null | head -1)
+EXPORT_ARGS ?=
+
+.PHONY: export
+export: install  ## latest run's best.pt -> verified models/painter-match.onnx (CHECKPOINT=..., EXPORT_ARGS=--int8)
+	@test -n "$(CHECKPOINT)" || { echo "make export: no runs/*/best.pt found; run 'make train' first or pass CHECKPOINT=path/to/best.pt" >&2; exit 1; }
+	$(BIN)/python -m export $(CHECKPOINT) -o $(MODEL) $(EXPORT_ARGS)
+
+demo: install  ## the main job from a fresh clone: synth -> scan -> train -> export -> embed -> score (AUC)
+	@echo "== 1/6 synth: synthetic painters in the Kaggle layout -> $(DATA)"
 	$(BIN)/painter-match synth $(DATA) --force $(SYNTH_ARGS)
+	@echo "== 2/6 scan: check the data"
 	$(BIN)/painter-match scan $(DATA)
+	@echo "== 3/6 train: the Siamese encoder -> $(RUN) (a few minutes on a CPU)"
 	rm -rf $(RUN)
 	$(BIN)/painter-match train $(DATA) -o $(RUN) $(TRAIN_ARGS)
-	$(BIN)/painter-match evaluate $(RUN)/best.pt $(DATA) --roc $(RUN)/roc.png
+	@echo "== 4/6 export: $(RUN)/best.pt -> $(MODEL)"
+	$(BIN)/python -m export $(RUN)/best.pt -o $(MODEL)
+	@echo "== 5/6 embed: every test painting with ONNX Runtime (no torch)"
+	$(BIN)/painter-match embed $(DATA)/test -o $(RUN)/test-embeddings.npz -m $(MODEL) --force
+	@echo "== 6/6 score: the Kaggle pairs file -> $(RUN)/submission.csv, and its AUC against solution.csv"
+	$(BIN)/painter-match score $(DATA)/submission_info.csv --embeddings $(RUN)/test-embeddings.npz \
+		-o $(RUN)/submission.csv --solution $(DATA)/solution.csv
+
+# BENCH_ARGS takes --quick, --stage decode,model, --model PATH, --pairs N, --json FILE, ...
+BENCH_ARGS ?=
+
+.PHONY: bench
+bench: install  ## time every stage against its limit and the usual way (BENCH_ARGS=--quick); see bench/RESULTS.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+.PHONY: man
+man: install  ## build the manual page man/painter-match.1 from the real parser
+	@mkdir -p man
+	$(BIN)/argparse-manpage --module painter_match.cli --function get_parser --project-name painter-match \
+		--prog painter-match --version "$$($(BIN)/python -c 'import painter_match; print(painter_match.__version__)')" \
+		--description "decide whether two paintings share an artist" --manual-title "painter-match manual" \
+		--output man/painter-match.1
+	@echo "wrote man/painter-match.1 (read it with: man ./man/painter-match.1)"
 
 clean:  ## remove the generated data, runs and models (keeps .venv)
 	rm -rf data runs models man .pytest_cache .ruff_cache .mypy_cache

@@ -21,7 +21,16 @@ PROG = "painter-match"
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Shows each option's default and keeps the descriptions' line breaks."""
+    """Shows each option's default and keeps the descriptions' line breaks.
+
+    A default of None means "decided at run time", which the option's help text explains, so
+    "(default: None)" is left out.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def _positive_int(text: str) -> int:
@@ -35,6 +44,13 @@ def _non_negative_int(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be a probability in [0, 1], got {text}")
     return value
 
 
@@ -187,12 +203,150 @@ def get_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader worker processes")
     _add_output_options(evaluate)
     evaluate.set_defaults(run=_run_evaluate)
+    _add_inference_parsers(commands)
     return parser
+
+
+def _lazy(module: str) -> Callable[[argparse.Namespace], int]:
+    """A command runner that imports ``painter_match.commands.<module>`` only when it runs."""
+
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        handler: Callable[[argparse.Namespace], int] = importlib.import_module(
+            f"painter_match.commands.{module}"
+        ).run
+        return handler(args)
+
+    return run
+
+
+def _add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) -> None:
+    group = parser.add_argument_group("model and runtime")
+    group.add_argument(
+        "-m",
+        "--model",
+        type=Path,
+        default=None,
+        help="painter-match ONNX model (default: $PAINTER_MATCH_MODEL, else models/painter-match.onnx)",
+    )
+    group.add_argument(
+        "--provider",
+        default="auto",
+        choices=("auto", "cpu", "cuda", "tensorrt"),
+        help="onnxruntime execution provider; auto takes CUDA when onnxruntime-gpu and a GPU are there",
+    )
+    group.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        help="onnxruntime threads (default: half the cores; the decode threads use the rest)",
+    )
+    if encode:
+        group.add_argument(
+            "--workers",
+            type=_positive_int,
+            default=None,
+            help="image decoding threads (default: one per core)",
+        )
+        group.add_argument("--batch-size", type=_positive_int, default=32, help="images per model call")
+        group.add_argument(
+            "--views",
+            type=_non_negative_int,
+            default=None,
+            metavar="CROPS",
+            help="crops averaged with the whole painting (default: the model's own choice)",
+        )
+
+
+def _add_inference_parsers(commands: argparse._SubParsersAction) -> None:
+    embed = commands.add_parser(
+        "embed",
+        help="embed every image under a folder with the ONNX model",
+        description="Embed every image under DIR (recursively) into an .npz holding the relative paths, "
+        "the L2-normalised vectors and the model's identity. Unreadable images are skipped and listed in "
+        "OUT.errors.csv. Progress is saved to OUT.partial.npz as it goes: after Ctrl-C or kill, rerun with "
+        "--resume to embed only the rest.",
+        formatter_class=_HelpFormatter,
+    )
+    embed.add_argument("dir", metavar="DIR", type=Path, help="folder of images")
+    embed.add_argument(
+        "-o", "--output", type=Path, default=Path("embeddings.npz"), help="embeddings file to write"
+    )
+    again = embed.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT.partial.npz or OUT, embedding only the images not in it (same model only)",
+    )
+    again.add_argument("--force", action="store_true", help="start over, replacing OUT when done")
+    embed.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    _add_model_options(embed)
+    _add_output_options(embed)
+    embed.set_defaults(run=_lazy("embed"))
+
+    score = commands.add_parser(
+        "score",
+        help="score a Kaggle pairs file (index,image1,image2) into a submission",
+        description="Write index,sameArtist (a calibrated probability per pair, every index once, in input "
+        "order) for a pairs file such as Kaggle's submission_info.csv. Images come from --images DIR (each "
+        "distinct image embedded once) or from an embeddings file made by `embed` (no decoding at all).",
+        formatter_class=_HelpFormatter,
+    )
+    score.add_argument("pairs", metavar="PAIRS_CSV", type=Path, help="index,image1,image2")
+    score.add_argument("-o", "--output", type=Path, required=True, help="submission CSV to write")
+    source = score.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", type=Path, help="folder the image names are relative to")
+    source.add_argument("--embeddings", type=Path, help="embeddings file from `painter-match embed`")
+    score.add_argument(
+        "--missing",
+        default="fill",
+        choices=("fill", "error"),
+        help="an image missing or unreadable: fill its pairs with --fill-value (Kaggle wants every row), "
+        "or stop",
+    )
+    score.add_argument(
+        "--fill-value", type=_probability, default=0.5, help="probability given to unscorable pairs"
+    )
+    score.add_argument(
+        "--solution", type=Path, default=None, help="ground truth (index,sameArtist): print AUC"
+    )
+    _add_model_options(score)
+    _add_output_options(score)
+    score.set_defaults(run=_lazy("score"))
+
+    verify = commands.add_parser(
+        "verify",
+        help="the probability that two paintings share an artist",
+        description="Embed two paintings and print P(same artist) and the verdict at the model's threshold.",
+        formatter_class=_HelpFormatter,
+    )
+    verify.add_argument("first", metavar="A", type=Path, help="first painting")
+    verify.add_argument("second", metavar="B", type=Path, help="second painting")
+    _add_model_options(verify)
+    _add_output_options(verify)
+    verify.set_defaults(run=_lazy("verify"))
+
+    similar = commands.add_parser(
+        "similar",
+        help="the paintings most like one, and the most likely artists",
+        description="The k paintings of an embeddings file most similar to QUERY (a path in the file, or an "
+        "image embedded with the model). With --labels (train_info.csv, all_data_info.csv, or a Kaggle or "
+        "folder-per-artist folder) the neighbours' artists are ranked by a similarity-weighted vote.",
+        formatter_class=_HelpFormatter,
+    )
+    similar.add_argument("query", metavar="QUERY", help="an image file, or a path stored in the embeddings")
+    similar.add_argument("--embeddings", type=Path, required=True, help="embeddings file from `embed`")
+    similar.add_argument("-k", type=_positive_int, default=10, help="neighbours to list")
+    similar.add_argument("--labels", type=Path, default=None, help="artist labels: a CSV or a data folder")
+    _add_model_options(similar, encode=False)
+    _add_output_options(similar)
+    similar.set_defaults(run=_lazy("similar"))
 
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     # The defaults and choices come from the torch-free config module, so `--help` never imports torch.
-    from painter_match.train.config import BACKBONES, LOSSES, TrainConfig
+    from painter_match.train.config import BACKBONES, FEATURES, LOSSES, TrainConfig
 
     d = TrainConfig(data_dir="", out_dir="")
     train = commands.add_parser(
@@ -209,7 +363,23 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     model = train.add_argument_group("model")
     model.add_argument("--backbone", default=d.backbone, choices=BACKBONES)
-    model.add_argument("--pretrained", action="store_true", help="start from ImageNet weights (ResNets)")
+    model.add_argument(
+        "--pretrained", action="store_true", help="start from ImageNet weights (ResNets, EfficientNet-Lites)"
+    )
+    model.add_argument(
+        "--features",
+        default=d.features,
+        choices=FEATURES,
+        help="what the EfficientNet-Lites feed the head: pooled (last layer averaged) or style (channel "
+        "mean and std of stages 2-7 and the head); auto is the backbone's own (style for them)",
+    )
+    model.add_argument(
+        "--freeze",
+        default=d.freeze,
+        metavar="{none,all,stages:N}",
+        help="keep pretrained backbone weights fixed: none, all (only the embedding head trains), or "
+        "stages:N (EfficientNet-Lites: the last N of stem, stages 1-7, head conv train); needs --pretrained",
+    )
     model.add_argument(
         "--embedding-dim", type=_positive_int, default=d.embedding_dim, help="embedding length"
     )
@@ -455,11 +625,21 @@ def _run_train(args: argparse.Namespace) -> int:
         augment = parse_augment(args.augment)
     except ValueError as err:
         raise PainterMatchError(f"--augment: {err}") from None
+    from painter_match.train.config import check_model_options
+
+    try:
+        check_model_options(
+            args.backbone, pretrained=args.pretrained, features=args.features, freeze=args.freeze
+        )
+    except ValueError as err:
+        raise PainterMatchError(str(err)) from None
     config = TrainConfig(
         data_dir=str(args.data_dir),
         out_dir=str(args.out_dir),
         backbone=args.backbone,
         pretrained=args.pretrained,
+        features=args.features,
+        freeze=args.freeze,
         embedding_dim=args.embedding_dim,
         input_size=args.input_size,
         dropout=args.dropout,

@@ -136,7 +136,7 @@ class ModelInfo:
             info = cls(
                 input_size=_positive_int(data, "input_size"),
                 embedding_dim=_positive_int(data, "embedding_dim"),
-                calibration=Calibration.from_dict(_mapping(data, "calibration")),
+                calibration=Calibration.from_dict(dict(_mapping(data, "calibration"))),
                 backbone=str(data["backbone"]),
                 variant=str(data.get("variant", "fp32")),
                 data_fingerprint=str(data.get("data_fingerprint", "")),

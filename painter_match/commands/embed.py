@@ -1,0 +1,221 @@
+"""`painter-match embed DIR -o OUT.npz`: embed every image under a folder, resumably.
+
+Progress is saved as the run goes to ``OUT.partial.npz`` (atomically, at most every few seconds
+and never more than about a tenth of the run's time), and on Ctrl-C or SIGTERM before exiting.
+Semantics of an existing output or partial file:
+
+* neither flag: refused, naming ``--resume`` and ``--force``;
+* ``--resume``: continue from the partial file, else from the finished output, embedding only the
+  images not in it yet (images that failed before are tried again); another model or view policy,
+  or another folder, is refused rather than mixed;
+* ``--force``: start over; the old files are replaced when the new run finishes.
+
+Unreadable images are skipped and listed in ``OUT.errors.csv`` (``--strict``: the first one stops
+the run, its progress kept for ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from painter_match.commands.common import PROG, load_model, make_encoder, print_json, say
+from painter_match.embeddings import (
+    Embeddings,
+    EmbeddingSource,
+    errors_path,
+    load_embeddings,
+    merge,
+    partial_path,
+    save_embeddings,
+    write_errors,
+)
+from painter_match.encoder import Failure
+from painter_match.errors import DataError
+from painter_match.images import find_images
+from painter_match.progress import progress_bar
+
+# Save progress at least this often...
+SAVE_EVERY_S = 10.0
+# ...but let saving take at most about this share of the run (a partial file of 100k vectors
+# takes a moment to write, and it is rewritten whole each time).
+SAVE_SHARE = 0.1
+
+
+class _Saver:
+    """Keeps what is done and writes the partial file when it is due."""
+
+    def __init__(self, target: Path, done: Embeddings | None, source: EmbeddingSource, root: str) -> None:
+        self.target = target
+        self.source = source
+        self.root = root
+        self.done = done
+        self.paths: list[str] = []
+        self.vectors: list[np.ndarray] = []
+        self.unsaved = 0
+        self.last_save = time.monotonic()
+        self.cost = 0.0
+
+    def add(self, paths: list[str], vectors: np.ndarray) -> None:
+        self.paths.extend(paths)
+        self.vectors.append(vectors)
+        self.unsaved += len(paths)
+        now = time.monotonic()
+        if self.unsaved and now - self.last_save >= max(SAVE_EVERY_S, self.cost / SAVE_SHARE):
+            self.save()
+
+    def collected(self) -> Embeddings:
+        dim = self.source.info.embedding_dim
+        new = Embeddings(
+            paths=list(self.paths),
+            vectors=np.concatenate(self.vectors) if self.vectors else np.empty((0, dim), np.float32),
+            source=self.source,
+            root=self.root,
+        )
+        parts = [self.done, new] if self.done is not None else [new]
+        order = [p for part in parts for p in part.paths]
+        return merge(order, parts, self.source, self.root)
+
+    def save(self) -> None:
+        if not self.unsaved:
+            return
+        started = time.monotonic()
+        save_embeddings(self.target, self.collected())
+        self.last_save = time.monotonic()
+        self.cost = self.last_save - started
+        self.unsaved = 0
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Let `kill` (SIGTERM) stop the run the way Ctrl-C does, so progress is saved first."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def run(args: argparse.Namespace) -> int:
+    root: Path = args.dir
+    out: Path = args.output
+    partial = partial_path(out)
+    errors_file = errors_path(out)
+    files = find_images(root)
+    if not files:
+        raise DataError(
+            f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
+        )
+    relative = [f.relative_to(root).as_posix() for f in files]
+
+    existing = [p for p in (partial, out) if p.exists()]
+    if existing and not (args.resume or args.force):
+        raise DataError(
+            f"{existing[0]} already exists; pass --resume to embed only the images not in it yet, "
+            "or --force to start over"
+        )
+    model = load_model(args)
+    encoder = make_encoder(args, model)
+    source = EmbeddingSource(model.info, encoder.views)
+    root_abs = str(root.resolve())
+
+    done: Embeddings | None = None
+    if args.resume and existing:
+        done = load_embeddings(existing[0])
+        if done.source.identity != source.identity:
+            raise DataError(
+                f"{existing[0]} was made by model {done.source.identity}, not {source.identity} "
+                f"({model.path}); embeddings of two models cannot be mixed: use the same model and --views, "
+                "or --force to start over"
+            )
+        if done.root and done.root != root_abs:
+            raise DataError(
+                f"{existing[0]} holds images of {done.root}, not {root_abs}; use another -o, or --force to start over"
+            )
+        done = merge(relative, [done], source, root_abs)  # images deleted since are dropped
+        say(args, f"resuming from {existing[0]}: {len(done):,} of {len(relative):,} images already embedded")
+    already = set(done.paths) if done is not None else set()
+    todo = [r for r in relative if r not in already]
+
+    saver = _Saver(partial, done, source, root_abs)
+    failures: list[Failure] = []
+    started = time.monotonic()
+    finished = False
+    try:
+        with (
+            _sigterm_as_interrupt(),
+            progress_bar("embedding", len(todo), quiet=args.quiet or args.json, unit="images") as bar,
+        ):
+            for batch in encoder.iter_encode(root / r for r in todo):
+                saver.add([todo[i] for i in batch.indices.tolist()], batch.vectors)
+                for failure in batch.failures:
+                    failures.append(Failure(failure.index, todo[failure.index], failure.cause))
+                    if args.strict:
+                        raise DataError(
+                            f"{root / todo[failure.index]}: {failure.cause} (--strict; without it unreadable "
+                            "images are skipped and listed)"
+                        )
+                bar.advance(batch.count)
+        finished = True
+    finally:
+        if not finished:
+            # Interrupted, killed or stopped by --strict: keep what was done for --resume.
+            saver.save()
+            if saver.done is not None or saver.paths:
+                # Printed even with --json or --quiet: it is what the user must do next.
+                print(
+                    f"{PROG}: progress saved in {partial}; rerun with --resume to embed the rest",
+                    file=sys.stderr,
+                )
+    seconds = time.monotonic() - started
+    result = saver.collected()
+    result = merge(relative, [result], source, root_abs)
+    save_embeddings(out, result)
+    partial.unlink(missing_ok=True)
+    if failures:
+        write_errors(errors_file, ((f.path, f.cause) for f in failures))
+    else:
+        errors_file.unlink(missing_ok=True)  # a list from an earlier run would now be wrong
+    embedded = len(saver.paths)
+    summary: dict[str, object] = {
+        "output": str(out),
+        "images": len(relative),
+        "embedded": embedded,
+        "resumed": len(already),
+        "unreadable": len(failures),
+        "errors_csv": str(errors_file) if failures else None,
+        "seconds": round(seconds, 3),
+        "images_per_second": round(embedded / seconds, 2) if seconds > 0 and embedded else None,
+        "dim": model.info.embedding_dim,
+        "views": 1 + encoder.views.crops,
+        "model": {"path": str(model.path), "identity": source.identity, "provider": model.provider},
+    }
+    if args.json:
+        print_json(summary)
+    else:
+        rate = f" ({embedded / seconds:,.1f} images/s)" if seconds > 0 and embedded else ""
+        lines = [
+            f"embedded {embedded:,} images in {seconds:.1f}s{rate}"
+            + (f", {len(already):,} already done" if already else "")
+            + f" -> {out} ({len(result):,} vectors of {model.info.embedding_dim})"
+        ]
+        if failures:
+            lines.append(f"{len(failures):,} unreadable images skipped, listed in {errors_file}")
+        print("\n".join(lines))
+    return 0

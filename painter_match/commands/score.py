@@ -1,0 +1,144 @@
+"""`painter-match score PAIRS.csv -o submission.csv`: a Kaggle submission from a pairs file.
+
+The vectors come from ``--embeddings`` (no decoding; the calibration is the one stored with them,
+so no model is needed unless ``-m`` is given, which must then be the model that made them) or
+from ``--images DIR`` (each distinct image named by the pairs is resolved inside DIR, refusing
+names that leave it, and embedded once). The pair engine (`painter_match.pairs`) streams the
+pairs in chunks and writes the submission atomically. An image that is missing or unreadable is
+reported either way; with ``--missing fill`` (the default, as Kaggle requires every row) its
+pairs get ``--fill-value``, with ``--missing error`` the run stops naming it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from painter_match.calibration import Calibration
+from painter_match.commands.common import load_model, make_encoder, model_record, print_json, say
+from painter_match.embeddings import load_embeddings
+from painter_match.errors import DataError
+from painter_match.images import resolve_inside
+from painter_match.progress import progress_bar
+
+# How many unavailable images a message or the JSON names before it just counts.
+EXAMPLES = 5
+
+
+def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any]]:
+    embeddings = load_embeddings(args.embeddings)
+    info = embeddings.source.info
+    record: dict[str, Any] = {"identity": embeddings.source.identity, "from": str(args.embeddings)}
+    if args.model is not None:
+        # An explicit model must be the one that made the vectors: its calibration would be wrong
+        # for anyone else's.
+        model = load_model(args)
+        if model.info.identity != info.identity:
+            raise DataError(
+                f"{args.embeddings} was made by model {info.identity}, but {model.path} is "
+                f"{model.info.identity}; score with the model that made the embeddings, or re-embed"
+            )
+        record = {**model_record(model), "from": str(args.embeddings)}
+    return embeddings.paths, embeddings.vectors, info.calibration, record
+
+
+def _from_images(
+    args: argparse.Namespace, names: list[str]
+) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any], list[tuple[str, str]]]:
+    root: Path = args.images
+    paths = [resolve_inside(root, name) for name in names]  # already checked by unique_images
+    present = [i for i, p in enumerate(paths) if p.is_file()]
+    unavailable = [(names[i], "file not found") for i, p in enumerate(paths) if not p.is_file()]
+    model = load_model(args)
+    encoder = make_encoder(args, model)
+    with progress_bar("embedding", len(present), quiet=args.quiet or args.json, unit="images") as bar:
+        vectors, failures = encoder.encode([paths[i] for i in present], on_progress=bar.advance)
+    failed = {f.index for f in failures}
+    unavailable += [(names[present[f.index]], f.cause) for f in failures]
+    kept = [k for k in range(len(present)) if k not in failed]
+    return (
+        [names[present[k]] for k in kept],
+        vectors[kept],
+        model.info.calibration,
+        model_record(model),
+        unavailable,
+    )
+
+
+def _check_names_match(pairs_csv: Path, embeddings: Path, names: set[str]) -> None:
+    """Refuse early when the first pairs name no embedded image: the usual sign of embedding the
+    wrong folder (e.g. the data folder, giving ``test/1.jpg``, for pairs naming ``1.jpg``)."""
+    import pandas as pd
+
+    try:
+        head = pd.read_csv(pairs_csv, dtype=str, nrows=1000, keep_default_na=False)
+    except (OSError, ValueError, pd.errors.ParserError):
+        return  # the engine reads the file properly and says what is wrong with it
+    head.columns = [str(c).strip() for c in head.columns]
+    if not {"image1", "image2"} <= set(head.columns) or head.empty:
+        return
+    seen = set(head["image1"].str.strip()) | set(head["image2"].str.strip())
+    if names and not seen & names:
+        example = next(iter(sorted(names)))
+        raise DataError(
+            f"none of the images named in the first rows of {pairs_csv} (e.g. {sorted(seen)[0]!r}) is in "
+            f"{embeddings} (e.g. {example!r}); embed the folder the names are relative to "
+            "(for Kaggle, the test/ folder)"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    from painter_match import pairs as engine  # the pair engine: pandas/pyarrow, loaded only here
+
+    unavailable: list[tuple[str, str]] = []
+    if args.embeddings is not None:
+        names, vectors, calibration, model = _from_embeddings(args)
+        _check_names_match(args.pairs, args.embeddings, set(names))
+    else:
+        if not args.images.is_dir():
+            raise DataError(f"--images {args.images}: no such folder")
+        # Checks every row (and that every name stays inside the folder) before any decoding.
+        wanted = engine.unique_images(args.pairs, images_dir=args.images, quiet=args.quiet or args.json)
+        names, vectors, calibration, model, unavailable = _from_images(args, list(wanted))
+        if unavailable:
+            examples = "; ".join(f"{n}: {c}" for n, c in unavailable[:EXAMPLES])
+            if args.missing == "error":
+                raise DataError(
+                    f"{len(unavailable):,} of {len(wanted):,} images named in {args.pairs} cannot be read "
+                    f"({examples}); pass --missing fill to score their pairs as {args.fill_value}"
+                )
+            say(args, f"{len(unavailable):,} images missing or unreadable, their pairs filled ({examples})")
+    summary = engine.score_pairs(
+        args.pairs,
+        args.output,
+        names=names,
+        vectors=vectors,
+        calibration=calibration,
+        missing=args.missing,
+        fill_value=args.fill_value,
+        solution=args.solution,
+        quiet=args.quiet or args.json,
+    )
+    result: dict[str, Any] = dict(summary.to_dict())
+    result["output"] = str(args.output)
+    result["unreadable_images"] = len(unavailable)
+    result["unreadable_examples"] = [{"image": n, "cause": c} for n, c in unavailable[:EXAMPLES]]
+    result["model"] = model
+    if args.json:
+        print_json(result)
+        return 0
+    pairs, seconds = int(result.get("pairs", 0)), float(result.get("seconds", 0.0))
+    lines = [
+        f"scored {pairs:,} pairs in {seconds:.1f}s ({result.get('pairs_per_second', 0):,.0f} pairs/s) -> {args.output}"
+    ]
+    if result.get("filled"):
+        lines.append(
+            f"{int(result['filled']):,} pairs filled with {args.fill_value} (an image missing or unreadable)"
+        )
+    if result.get("auc") is not None:
+        lines.append(f"ROC AUC {float(result['auc']):.4f} against {args.solution}")
+    print("\n".join(lines))
+    return 0

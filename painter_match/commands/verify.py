@@ -1,0 +1,41 @@
+"""`painter-match verify A B`: the probability that two paintings share an artist, and the verdict."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from painter_match.commands.common import load_model, make_encoder, model_record, print_json
+
+
+def run(args: argparse.Namespace) -> int:
+    model = load_model(args)
+    encoder = make_encoder(args, model)
+    # Decoding raises ImageLoadError naming the file: with only two paintings, an unreadable one
+    # is the answer, not something to skip.
+    first, second = encoder.embed_pixels([encoder.pixels(args.first), encoder.pixels(args.second)])
+    similarity = float(np.dot(first, second))
+    calibration = model.info.calibration
+    probability = float(calibration.probability(similarity))
+    same = similarity >= calibration.threshold
+    if args.json:
+        print_json(
+            {
+                "first": str(args.first),
+                "second": str(args.second),
+                "similarity": round(similarity, 6),
+                "probability": round(probability, 6),
+                "threshold": calibration.threshold,
+                "same_artist": bool(same),
+                "views": 1 + encoder.views.crops,
+                "model": model_record(model),
+            }
+        )
+    else:
+        verdict = "same artist" if same else "different artists"
+        print(
+            f"{verdict}: P(same artist) = {probability:.3f} "
+            f"(cosine similarity {similarity:.4f}, threshold {calibration.threshold:.4f})"
+        )
+    return 0

@@ -1,0 +1,216 @@
+"""The embeddings file: relative image paths, their vectors, and the model that made them.
+
+One ``.npz`` (no pickles) holding ``paths`` (POSIX paths relative to ``root``), ``vectors``
+(float32 ``[N, D]``, unit length), ``root`` (the folder that was embedded, absolute) and
+``model`` (JSON: the model's metadata, its identity and the view policy used). The identity
+travels with the vectors so that embeddings of two models are never mixed: a resumed run, or
+``score``/``similar`` with a model, refuses a file another model wrote. Files are written to a
+temporary name beside the target and renamed into place, so a reader never sees half a file.
+The error list of a run (``OUT.errors.csv``: path,cause) is written the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from painter_match.errors import DataError
+from painter_match.model import ModelInfo, Views
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EmbeddingSource:
+    """What produced a set of embeddings: the model's metadata and the view policy."""
+
+    info: ModelInfo
+    views: Views
+
+    @property
+    def identity(self) -> str:
+        """Changes whenever the vectors would: the model's identity plus the views."""
+        return f"{self.info.identity}/crops={self.views.crops}/scale={self.views.crop_scale:g}"
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "format_version": FORMAT_VERSION,
+                "identity": self.identity,
+                "info": json.loads(self.info.to_json()),
+                "views": {"crops": self.views.crops, "crop_scale": self.views.crop_scale},
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str, source: str) -> EmbeddingSource:
+        try:
+            data = json.loads(text)
+            info = ModelInfo.from_json(json.dumps(data["info"]), source)
+            views = Views(**data["views"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
+            raise DataError(f"{source}: bad model record in the embeddings file ({err})") from None
+        return cls(info, views)
+
+
+@dataclass
+class Embeddings:
+    """Embedded images.
+
+    Attributes:
+        paths: POSIX paths relative to ``root``, one per row of ``vectors``.
+        vectors: float32 ``[N, D]`` unit vectors.
+        source: the model and views that made them.
+        root: the folder embedded (absolute), or "" when unknown.
+    """
+
+    paths: list[str]
+    vectors: np.ndarray
+    source: EmbeddingSource
+    root: str = ""
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.paths):
+            raise ValueError(f"vectors must be [{len(self.paths)}, D], got shape {self.vectors.shape}")
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def index(self) -> dict[str, int]:
+        """Row of each path."""
+        return {p: i for i, p in enumerate(self.paths)}
+
+
+def partial_path(out: str | Path) -> Path:
+    """Where a run writing ``out`` keeps its progress: ``NAME.partial.npz`` beside it."""
+    out = Path(out)
+    return out.with_name(f"{_stem(out)}.partial.npz")
+
+
+def errors_path(out: str | Path) -> Path:
+    """Where a run writing ``out`` lists the images it could not read: ``NAME.errors.csv``."""
+    out = Path(out)
+    return out.with_name(f"{_stem(out)}.errors.csv")
+
+
+def _stem(out: Path) -> str:
+    return out.name[: -len(".npz")] if out.name.endswith(".npz") else out.name
+
+
+def save_embeddings(path: str | Path, embeddings: Embeddings) -> Path:
+    """Write an embeddings file atomically (temporary file beside it, then rename).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    arrays: dict[str, Any] = {
+        "paths": np.asarray(embeddings.paths, dtype=np.str_).reshape(len(embeddings.paths)),
+        "vectors": np.ascontiguousarray(embeddings.vectors, dtype=np.float32),
+        "model": np.asarray(embeddings.source.to_json()),
+        "root": np.asarray(embeddings.root),
+    }
+
+    def write(handle: Any) -> None:
+        np.savez(handle, **arrays)
+
+    _atomic_write(path, write)
+    return path
+
+
+def load_embeddings(path: str | Path) -> Embeddings:
+    """Read an embeddings file written by `save_embeddings`.
+
+    Raises:
+        DataError: naming the file when it is missing, not an embeddings file, or inconsistent.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(
+            f"embeddings file {path} not found; make one with `painter-match embed DIR -o {path}`"
+        )
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            missing = {"paths", "vectors", "model"} - set(data.files)
+            if missing:
+                raise DataError(
+                    f"{path}: not a painter-match embeddings file (lacks {', '.join(sorted(missing))})"
+                )
+            paths = [str(p) for p in data["paths"].tolist()]
+            vectors = np.asarray(data["vectors"], dtype=np.float32)
+            model = str(data["model"][()])
+            root = str(data["root"][()]) if "root" in data.files else ""
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
+        raise DataError(f"{path}: not a readable embeddings file ({err})") from None
+    source = EmbeddingSource.from_json(model, str(path))
+    if vectors.ndim != 2 or vectors.shape[0] != len(paths):
+        raise DataError(f"{path}: {len(paths)} paths but vectors of shape {vectors.shape}")
+    if vectors.shape[1] != source.info.embedding_dim:
+        raise DataError(
+            f"{path}: vectors have {vectors.shape[1]} dimensions, the model record says "
+            f"{source.info.embedding_dim}"
+        )
+    return Embeddings(paths=paths, vectors=vectors, source=source, root=root)
+
+
+def write_errors(path: str | Path, rows: Iterable[tuple[str, str]]) -> Path:
+    """Write ``path,cause`` rows atomically as CSV."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["path", "cause"])
+    writer.writerows(rows)
+    data = buffer.getvalue().encode("utf-8")
+
+    def write(handle: Any) -> None:
+        handle.write(data)
+
+    return _atomic_write(Path(path), write)
+
+
+def merge(
+    order: Sequence[str],
+    parts: Sequence[Embeddings],
+    source: EmbeddingSource,
+    root: str,
+) -> Embeddings:
+    """Combine embeddings of one source into one set ordered as ``order`` (paths missing from
+    every part are left out; a path in several parts takes the last one's vector)."""
+    rows: dict[str, np.ndarray] = {}
+    for part in parts:
+        for p, v in zip(part.paths, part.vectors):
+            rows[p] = v
+    kept = [p for p in order if p in rows]
+    dim = source.info.embedding_dim
+    vectors = np.stack([rows[p] for p in kept]) if kept else np.empty((0, dim), dtype=np.float32)
+    return Embeddings(paths=kept, vectors=vectors.astype(np.float32, copy=False), source=source, root=root)
+
+
+def _atomic_write(path: Path, write: Any) -> Path:
+    """Run ``write(handle)`` on a temporary file beside ``path``, flush it to disk, rename it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        # mkstemp makes the file private (0600); give the output the permissions open() would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,100 @@
+"""The model contract: metadata round-trips, and every way it can be missing or wrong is refused clearly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from painter_match.calibration import Calibration
+from painter_match.model import (
+    SCHEMA_VERSION,
+    ModelError,
+    ModelInfo,
+    Views,
+    default_model_path,
+    resolve_providers,
+)
+
+
+def _info(**changes: object) -> ModelInfo:
+    values: dict[str, object] = {
+        "input_size": 96,
+        "embedding_dim": 64,
+        "calibration": Calibration(slope=12.0, intercept=-6.0, threshold=0.55, positive_share=0.2, pairs=300),
+        "backbone": "compact",
+        "data_fingerprint": "abc123",
+        "val_auc": 0.87,
+        "created": "2026-11-23T10:00:00Z",
+        "versions": {"painter_match": "0.1.0"},
+        "views": Views(crops=4, crop_scale=2.0),
+    }
+    values.update(changes)
+    return ModelInfo(**values)  # type: ignore[arg-type]
+
+
+def test_metadata_round_trips_through_json() -> None:
+    info = _info()
+    again = ModelInfo.from_json(info.to_json())
+    assert again == info
+    assert again.calibration.probability([0.55])[0] == pytest.approx(info.calibration.probability([0.55])[0])
+    assert json.loads(info.to_json())["schema_version"] == SCHEMA_VERSION
+
+
+def test_identity_changes_with_the_weights_that_made_it() -> None:
+    assert _info().identity != _info(created="2026-11-24T10:00:00Z").identity
+    assert _info().identity != _info(variant="int8").identity
+    assert _info().identity == _info(val_auc=0.5).identity
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(schema_version=99), "schema version 99"),
+        (lambda d: d.pop("input_size"), "lacks 'input_size'"),
+        (lambda d: d.update(input_size=0), "input_size must be a positive integer"),
+        (lambda d: d.update(calibration={"slope": 1.0}), "calibration field 'intercept'"),
+        (lambda d: d.update(variant="int4"), "variant 'int4'"),
+        (lambda d: d.update(resize="stretch"), "resize 'stretch'"),
+        (lambda d: d.update(views={"crops": -1}), "crops must be 0 or more"),
+        (lambda d: d.update(val_auc="high"), "val_auc must be a number"),
+    ],
+)
+def test_bad_metadata_is_refused_with_the_field_named(change, message: str) -> None:
+    data = json.loads(_info().to_json())
+    change(data)
+    with pytest.raises(ModelError, match=message) as caught:
+        ModelInfo.from_json(json.dumps(data), "m.onnx")
+    assert str(caught.value).startswith("m.onnx")
+    assert "make export" in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_metadata_that_is_not_json_is_refused() -> None:
+    with pytest.raises(ModelError, match="not valid JSON"):
+        ModelInfo.from_json("{nope", "m.onnx")
+    with pytest.raises(ModelError, match="JSON object"):
+        ModelInfo.from_json("[1, 2]", "m.onnx")
+
+
+def test_provider_auto_prefers_cuda_and_falls_back_to_the_cpu() -> None:
+    cpu_only = ["CPUExecutionProvider"]
+    gpu = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers("auto", cpu_only) == ["CPUExecutionProvider"]
+    assert resolve_providers("auto", gpu) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert resolve_providers("tensorrt", gpu)[0] == "TensorrtExecutionProvider"
+    assert resolve_providers("CPU", gpu) == ["CPUExecutionProvider"]
+
+
+def test_a_gpu_provider_that_is_not_installed_names_the_extra() -> None:
+    with pytest.raises(ModelError, match=r"painter-match\[gpu\]"):
+        resolve_providers("cuda", ["CPUExecutionProvider"])
+    with pytest.raises(ModelError, match="unknown provider 'tpu'"):
+        resolve_providers("tpu", ["CPUExecutionProvider"])
+
+
+def test_default_model_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PAINTER_MATCH_MODEL", raising=False)
+    assert default_model_path().as_posix() == "models/painter-match.onnx"
+    monkeypatch.setenv("PAINTER_MATCH_MODEL", "/somewhere/m.onnx")
+    assert default_model_path().as_posix() == "/somewhere/m.onnx"
