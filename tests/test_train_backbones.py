@@ -95,6 +95,21 @@ def test_encoder_normalises_its_input() -> None:
         assert torch.allclose(encoder.features(x), encoder.backbone((x - mean) / std), atol=1e-6)
 
 
+def test_compact_ignores_each_photograph_s_exposure_and_white_balance() -> None:
+    torch.manual_seed(0)
+    encoder = build_encoder("compact", embedding_dim=16, input_size=48).eval()
+    images = torch.rand(3, 3, 48, 48) * 0.6 + 0.2
+    # Per-channel gain and offset, as a darker, bluer photograph of the same painting.
+    gain = torch.tensor([0.7, 0.8, 1.2]).view(1, 3, 1, 1)
+    offset = torch.tensor([-0.1, 0.0, 0.05]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        same = encoder(images)
+        relit = encoder(images * gain + offset)
+        other = encoder(torch.rand(3, 3, 48, 48))
+    assert torch.allclose(same, relit, atol=1e-3)
+    assert not torch.allclose(same, other, atol=1e-2)
+
+
 def test_encoder_rejects_bad_images() -> None:
     encoder = build_encoder("compact", embedding_dim=16).eval()
     with pytest.raises(ValueError, match=r"\[N, 3, H, W\]"):

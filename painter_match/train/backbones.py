@@ -167,9 +167,13 @@ _BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm
 class CompactBackbone(nn.Module):
     """Four (3x3 conv, BatchNorm, ReLU, 2x2 max-pool) blocks, pooled into style statistics.
 
-    The channel mean and standard deviation of every block are concatenated, so the fine
-    texture seen by the first block reaches the embedding as directly as the coarse shapes seen
-    by the last; global pooling also makes the network indifferent to the input size.
+    Each image is first standardised per channel (instance normalisation, no learnt weights):
+    photographs of paintings differ in exposure and white balance, and a painter's hand is in the
+    strokes rather than in the overall brightness of one photograph. On the synthetic painters
+    this took held-out validation AUC from 0.856 to 0.909 at 16 epochs (README, "Training
+    results"). The channel mean and standard deviation of every block are concatenated, so the
+    fine texture seen by the first block reaches the embedding as directly as the coarse shapes
+    seen by the last; global pooling also makes the network indifferent to the input size.
     """
 
     def __init__(self, channels: Sequence[int] = _COMPACT_CHANNELS) -> None:
@@ -191,6 +195,7 @@ class CompactBackbone(nn.Module):
         self.feature_dim = 2 * sum(channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.instance_norm(x)
         statistics = []
         for block in self.blocks:
             x = block(x)
