@@ -1,0 +1,115 @@
+"""The issue's targets, read off the result rows: each one met, not met, or not measured in this run.
+
+Targets are checked here, by reading what the bench measured, and never by timed assertions in
+the tests. A score run on fewer than the Kaggle 21.9 million pairs is judged on its linear
+extrapolation (time) or as measured (memory, speed-up), and says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+KAGGLE_PAIRS = 21_916_047
+SCORE_SECONDS = 20.0
+SCORE_RSS_MB = 1.5 * 1024
+SCORE_VS_PANDAS = 4.0
+EMBED_VS_USUAL_FP32 = 2.0
+EMBED_VS_USUAL_INT8 = 3.0
+BOUND_FRACTION = 0.85
+
+
+@dataclass
+class Target:
+    """One target: what, the figure measured, the limit, and the verdict."""
+
+    name: str
+    measured: float | None
+    limit: str
+    status: str  # "met", "not met" or "not measured"
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _find(rows: Sequence[dict[str, Any]], **match: Any) -> dict[str, Any] | None:
+    for row in rows:
+        if all(row.get(k) == v for k, v in match.items()):
+            return row
+    return None
+
+
+def _verdict(ok: bool | None) -> str:
+    return "not measured" if ok is None else ("met" if ok else "not met")
+
+
+def evaluate(rows: Sequence[dict[str, Any]]) -> list[Target]:
+    """Every target of the issue, judged on ``rows`` (those of the first, default model)."""
+    targets: list[Target] = []
+    usual = _find(rows, stage="usual")
+    for variant, needed in (("fp32", EMBED_VS_USUAL_FP32), ("int8", EMBED_VS_USUAL_INT8)):
+        embed = _find(rows, stage="embed", variant=variant)
+        ratio = embed["value"] / usual["value"] if embed and usual else None
+        targets.append(
+            Target(
+                f"embed {variant} / usual way (fp32 eager)",
+                ratio,
+                f">= {needed:g}x",
+                _verdict(None if ratio is None else ratio >= needed),
+            )
+        )
+    for variant in ("fp32", "int8"):
+        embed = _find(rows, stage="embed", variant=variant)
+        fraction = embed.get("bound_fraction") if embed else None
+        targets.append(
+            Target(
+                f"embed {variant} / its stage bound",
+                fraction,
+                f">= {BOUND_FRACTION:.0%}",
+                _verdict(None if fraction is None else fraction >= BOUND_FRACTION),
+                f"bound {embed['bound']:.1f} images/s" if embed and embed.get("bound") else "",
+            )
+        )
+    engine = _find(rows, stage="score", engine="painter-match")
+    pandas = _find(rows, stage="score", engine="pandas")
+    if engine is not None:
+        pairs = int(engine["pairs"])
+        seconds = engine["median_s"] * KAGGLE_PAIRS / pairs
+        scaled = pairs != KAGGLE_PAIRS
+        targets.append(
+            Target(
+                "score 21.9M pairs: seconds",
+                seconds,
+                f"<= {SCORE_SECONDS:g} s",
+                _verdict(seconds <= SCORE_SECONDS),
+                f"extrapolated from {pairs:,} pairs" if scaled else "",
+            )
+        )
+        rss = float(engine["peak_rss_mb"])
+        targets.append(
+            Target(
+                "score 21.9M pairs: peak RSS (MB)",
+                rss,
+                f"<= {SCORE_RSS_MB:g} MB",
+                _verdict(rss <= SCORE_RSS_MB),
+                f"measured on {pairs:,} pairs" if scaled else "",
+            )
+        )
+    else:
+        targets.append(Target("score 21.9M pairs: seconds", None, f"<= {SCORE_SECONDS:g} s", "not measured"))
+        targets.append(
+            Target("score 21.9M pairs: peak RSS (MB)", None, f"<= {SCORE_RSS_MB:g} MB", "not measured")
+        )
+    speedup = pandas["median_s"] / engine["median_s"] if engine and pandas else None
+    targets.append(
+        Target(
+            "score: speed-up over pandas",
+            speedup,
+            f">= {SCORE_VS_PANDAS:g}x",
+            _verdict(None if speedup is None else speedup >= SCORE_VS_PANDAS),
+            f"on {int(engine['pairs']):,} pairs" if engine and speedup is not None else "",
+        )
+    )
+    return targets
