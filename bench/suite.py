@@ -55,7 +55,9 @@ FULL = Settings(
     model_repeats=5,
     model_min_seconds=0.5,
     ceiling_n=2048,
-    embed_images=40,
+    # 300 images: enough that filling and draining the decode pipeline (about one batch each
+    # end) is a small part of the run, as it is for a real folder of thousands.
+    embed_images=100,
     embed_repeats=3,
     pairs=KAGGLE_PAIRS,
     score_repeats=3,
