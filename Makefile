@@ -81,6 +81,29 @@ demo: install  ## the main job from a fresh clone: synth -> scan -> train -> exp
 	$(BIN)/painter-match score $(DATA)/submission_info.csv --embeddings $(RUN)/test-embeddings.npz \
 		-o $(RUN)/submission.csv --solution $(DATA)/solution.csv
 
+# Real paintings: the shared development set is not part of the project, so the target only
+# trains where it is present. REAL_TRAIN_ARGS overrides preset values (e.g. --epochs 10).
+REAL_DATA  ?= ../shared/data/real-paintings-128
+REAL_RUN   ?= runs/real
+REAL_MODEL ?= models/painter-match-real.onnx
+REAL_TRAIN_ARGS ?=
+
+.PHONY: real-model
+real-model: install  ## train --preset real on $(REAL_DATA) if present, export $(REAL_MODEL), evaluate it
+	@if [ ! -d "$(REAL_DATA)" ]; then \
+		echo "make real-model: $(REAL_DATA) is absent, so there is nothing to train on; skipping (not an error)"; \
+		exit 0; \
+	fi; \
+	set -e; start=$$(date +%s); \
+	echo "== 1/3 train --preset real on $(REAL_DATA) -> $(REAL_RUN)"; \
+	rm -rf $(REAL_RUN); \
+	$(BIN)/painter-match train $(REAL_DATA) -o $(REAL_RUN) --preset real --feature-cache runs/feature-cache --quiet $(REAL_TRAIN_ARGS); \
+	echo "== 2/3 export $(REAL_RUN)/best.pt -> $(REAL_MODEL)"; \
+	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(REAL_MODEL); \
+	echo "== 3/3 evaluate $(REAL_RUN)/best.pt on $(REAL_DATA): all pairs, at most 60 paintings per artist; unseen = its validation artists"; \
+	$(BIN)/painter-match evaluate $(REAL_RUN)/best.pt $(REAL_DATA) --quiet; \
+	echo "make real-model: done in $$(( $$(date +%s) - start ))s"
+
 # BENCH_ARGS takes --quick, --stage decode,model, --model PATH, --pairs N, --json FILE, ...
 BENCH_ARGS ?=
 

@@ -35,7 +35,7 @@ def versions() -> dict[str, str]:
 
 
 def _views(state: Mapping[str, Any]) -> Views:
-    # A views policy is not part of training yet; honour one if a checkpoint ever carries it.
+    # The trainer stores the policy `embed` should use (`--views`, `--view-scale`) in its config.
     for source in (state.get("encoder_config") or {}, state.get("config") or {}):
         policy = source.get("views")
         if isinstance(policy, Mapping):

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from painter_match import __version__
 from painter_match.errors import PainterMatchError
@@ -190,15 +191,31 @@ def get_parser() -> argparse.ArgumentParser:
         help="ROC AUC, accuracy, confusion matrix and ROC curve of a checkpoint on labelled pairs",
         description="Score labelled pairs with a trained checkpoint: --pairs with --solution, else the "
         "folder's submission_info.csv + solution.csv, else every pair of its labelled paintings (capped per "
-        "artist). AUC is also given for pairs of artists seen in training and never seen, beside the "
-        "colour-histogram baseline on the same pairs.",
+        "artist). AUC is also given for pairs of artists seen in training and never seen, beside two "
+        "baselines on the same pairs: colour histograms, and ImageNet features with no training "
+        "(EfficientNet-Lite0 pooled at 224 px, standardised per dimension, cosine). MODEL may be an "
+        "exported .onnx file, embedded as `embed` does (with its views policy, or --views).",
         formatter_class=_HelpFormatter,
     )
-    evaluate.add_argument("model", metavar="CHECKPOINT", type=Path, help="a trainer checkpoint (best.pt)")
+    evaluate.add_argument(
+        "model", metavar="MODEL", type=Path, help="a trainer checkpoint (best.pt) or an exported .onnx model"
+    )
     _add_pairs_options(evaluate)
     evaluate.add_argument("--roc", type=Path, default=None, help="write the ROC curve PNG here")
     evaluate.add_argument(
-        "--no-baseline", dest="baseline", action="store_false", help="skip the colour-histogram AUC"
+        "--no-baseline",
+        dest="baseline",
+        action="store_false",
+        help="skip the colour-histogram and ImageNet baselines",
+    )
+    evaluate.add_argument(
+        "--views",
+        type=_non_negative_int,
+        default=None,
+        help="an .onnx model's views: a global view plus this many crops (default: the model's own)",
+    )
+    evaluate.add_argument(
+        "--view-scale", type=float, default=2.0, help="with --views: crops' scale (x the input size)"
     )
     evaluate.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader worker processes")
     _add_output_options(evaluate)
@@ -346,20 +363,34 @@ def _add_inference_parsers(commands: argparse._SubParsersAction) -> None:
 
 def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     # The defaults and choices come from the torch-free config module, so `--help` never imports torch.
-    from painter_match.train.config import BACKBONES, FEATURES, LOSSES, TrainConfig
+    from painter_match.train.config import BACKBONES, FEATURES, LOSSES, PRESETS, TrainConfig
 
     d = TrainConfig(data_dir="", out_dir="")
+    presets = "; ".join(
+        f"{name}: " + ", ".join(f"{key}={_preset_text(value)}" for key, value in values.items())
+        for name, values in PRESETS.items()
+    )
     train = commands.add_parser(
         "train",
         help="train a Siamese encoder on paintings labelled by artist (needs the [train] extra)",
         description="Train the Siamese embedding encoder on a Kaggle-layout or folder-per-artist folder, "
         "holding out whole artists for validation. Writes last.pt, best.pt, metrics.jsonl and curves.png "
-        "into RUN_DIR. Under torchrun it trains with DistributedDataParallel.",
+        "into RUN_DIR. Under torchrun it trains with DistributedDataParallel. With --freeze all (the "
+        "EfficientNet-Lites) the backbone runs once per painting and view and only the head trains. "
+        f"Presets (options given explicitly still win): {presets}.",
         formatter_class=_HelpFormatter,
     )
+    _remember_explicit_options(train)
     _add_data_dir(train)
     train.add_argument(
         "-o", "--out", dest="out_dir", metavar="RUN_DIR", type=Path, required=True, help="run folder"
+    )
+    train.add_argument(
+        "--preset",
+        default=None,
+        choices=tuple(PRESETS),
+        help="a named set of defaults (real: real paintings, frozen ImageNet EfficientNet-Lite0 style "
+        "statistics and a trained head); options given explicitly override it",
     )
     model = train.add_argument_group("model")
     model.add_argument("--backbone", default=d.backbone, choices=BACKBONES)
@@ -387,6 +418,21 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         "--input-size", type=_positive_int, default=d.input_size, help="square input side, pixels"
     )
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the embedding layer")
+    model.add_argument(
+        "--views",
+        dest="view_crops",
+        type=_non_negative_int,
+        default=d.view_crops,
+        help="the model's default view policy for embed: a global view plus this many grid crops "
+        "(stored in the exported model; with crop augmentation and --freeze all the head trains on them)",
+    )
+    model.add_argument(
+        "--view-scale",
+        dest="view_crop_scale",
+        type=float,
+        default=d.view_crop_scale,
+        help="crops are cut from the painting resized to this x the input size (shorter side)",
+    )
     objective = train.add_argument_group("loss")
     objective.add_argument("--loss", default=d.loss, choices=LOSSES)
     objective.add_argument(
@@ -451,9 +497,57 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--seed", type=int, default=d.seed, help="seed for the split, batches and augmentation")
     run.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
+    run.add_argument(
+        "--feature-cache",
+        metavar="DIR",
+        default=None,
+        help="with --freeze all: keep the backbone features here and reuse them in later runs",
+    )
     run.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from last.pt")
     _add_output_options(train)
     train.set_defaults(run=_run_train)
+
+
+def _views_option(crops: int | None, scale: float) -> object:
+    if crops is None:
+        return None
+    from painter_match.model import Views
+
+    try:
+        return Views(crops=crops, crop_scale=scale)
+    except ValueError as err:
+        raise PainterMatchError(f"--views/--view-scale: {err}") from None
+
+
+def _preset_text(value: object) -> str:
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "none"
+    return str(value)
+
+
+def _remember_explicit_options(parser: argparse.ArgumentParser) -> None:
+    """Make the parser record, in ``args.explicit``, the dest of every option given on the command line.
+
+    A preset fills in only the options the user did not give; comparing a value with its default
+    cannot tell ``--input-size 96`` (given) from 96 (the default).
+    """
+
+    def remembering(base: type[argparse.Action]) -> type[argparse.Action]:
+        class Remembering(base):  # type: ignore[valid-type,misc]
+            def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+                super().__call__(parser, namespace, values, option_string)
+                namespace.explicit = set(getattr(namespace, "explicit", set())) | {self.dest}
+
+        return Remembering
+
+    for name, base in (
+        (None, argparse._StoreAction),
+        ("store", argparse._StoreAction),
+        ("store_true", argparse._StoreTrueAction),
+        ("store_false", argparse._StoreFalseAction),
+    ):
+        parser.register("action", name, remembering(base))
+    parser.set_defaults(explicit=set())
 
 
 def _print_json(payload: dict[str, object]) -> None:
@@ -584,6 +678,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         seed=args.seed,
         workers=args.workers,
+        views=_views_option(args.views, args.view_scale),
     )
     if args.json:
         _print_json(report.to_dict())
@@ -595,8 +690,18 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     c = report.confusion
     lines = [
         f"pairs         {report.pairs_scored:,} of {report.pairs:,} scored ({report.pairs_source}); "
-        f"{report.same_artist_share:.2%} same-artist",
-        f"ROC AUC       {report.roc_auc:.4f}",
+        f"{report.same_artist_share:.2%} same-artist"
+        + (
+            f"; at most {report.max_per_artist} paintings per artist"
+            if report.max_per_artist and "per artist" not in report.pairs_source
+            else ""
+        ),
+        f"ROC AUC       {report.roc_auc:.4f}"
+        + (
+            f"  (views: global + {report.views['crops']} crops at {report.views['crop_scale']}x)"
+            if report.views
+            else ""
+        ),
         f"seen artists  {auc(report.auc_seen_artists, report.pairs_seen_artists)}",
         f"unseen        {auc(report.auc_unseen_artists, report.pairs_unseen_artists)}",
         f"accuracy      {report.accuracy:.4f} at the calibrated threshold {report.threshold:.4f}",
@@ -607,6 +712,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         lines.append(
             f"baseline      colour histogram ROC AUC {report.colour_histogram_auc:.4f} on the same pairs"
         )
+    if report.imagenet_auc is not None:
+        lines.append(
+            f"baseline      ImageNet features, no training, ROC AUC {report.imagenet_auc:.4f} on the same pairs"
+        )
+    elif args.baseline:
+        lines.append(f"baseline      ImageNet features skipped: {report.imagenet_skipped}")
     if report.unreadable_images:
         lines.append(f"unreadable    {len(report.unreadable_images)} images skipped with their pairs")
     if report.roc_png:
@@ -625,15 +736,9 @@ def _run_train(args: argparse.Namespace) -> int:
         augment = parse_augment(args.augment)
     except ValueError as err:
         raise PainterMatchError(f"--augment: {err}") from None
-    from painter_match.train.config import check_model_options
+    from painter_match.train.config import apply_preset, check_model_options
 
-    try:
-        check_model_options(
-            args.backbone, pretrained=args.pretrained, features=args.features, freeze=args.freeze
-        )
-    except ValueError as err:
-        raise PainterMatchError(str(err)) from None
-    config = TrainConfig(
+    values = dict(
         data_dir=str(args.data_dir),
         out_dir=str(args.out_dir),
         backbone=args.backbone,
@@ -663,7 +768,21 @@ def _run_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         amp=args.amp,
         device=args.device,
+        view_crops=args.view_crops,
+        view_crop_scale=args.view_crop_scale,
+        feature_cache=args.feature_cache,
     )
+    try:
+        values = apply_preset(values, args.preset, set(args.explicit))
+        check_model_options(
+            values["backbone"],
+            pretrained=values["pretrained"],
+            features=values["features"],
+            freeze=values["freeze"],
+        )
+        config = TrainConfig(**values)
+    except ValueError as err:
+        raise PainterMatchError(str(err)) from None
 
     def progress(description: str, total: int) -> object:
         return progress_bar(description, total, quiet=args.quiet, unit="batches")

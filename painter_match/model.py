@@ -123,7 +123,9 @@ class ModelInfo:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ModelError(f"{source}: painter_match metadata is not valid JSON ({exc}); {_HOW_TO_MAKE}") from None
+            raise ModelError(
+                f"{source}: painter_match metadata is not valid JSON ({exc}); {_HOW_TO_MAKE}"
+            ) from None
         if not isinstance(data, dict):
             raise ModelError(f"{source}: painter_match metadata must be a JSON object; {_HOW_TO_MAKE}")
         version = data.get("schema_version")
@@ -162,7 +164,9 @@ class ModelInfo:
             ("input_dtype", info.input_dtype, ("uint8",)),
         ):
             if value not in allowed:
-                raise ModelError(f"{source}: metadata {name} {value!r} is not one of {allowed}; {_HOW_TO_MAKE}")
+                raise ModelError(
+                    f"{source}: metadata {name} {value!r} is not one of {allowed}; {_HOW_TO_MAKE}"
+                )
         return info
 
 
@@ -247,7 +251,9 @@ def read_info(session: Any, source: str) -> ModelInfo:
     """
     metadata = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in metadata:
-        raise ModelError(f"{source} is not a painter-match model (no '{METADATA_KEY}' metadata); {_HOW_TO_MAKE}")
+        raise ModelError(
+            f"{source} is not a painter-match model (no '{METADATA_KEY}' metadata); {_HOW_TO_MAKE}"
+        )
     info = ModelInfo.from_json(metadata[METADATA_KEY], source)
     inputs = {i.name: i for i in session.get_inputs()}
     outputs = {o.name for o in session.get_outputs()}

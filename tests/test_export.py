@@ -125,8 +125,10 @@ def test_int8_variant_measures_and_stores_its_auc_change(
     info = open_model(path, provider="cpu").info
     assert info.variant == "int8"
     assert info.variant_auc == pytest.approx(report.variant_auc)
-    # The fp32 model scores exactly the pairs the trainer validated on: it reproduces val_auc.
-    assert report.fp32_auc == pytest.approx(load_checkpoint(tiny_checkpoint)["val_auc"], abs=1e-6)
+    # The fp32 model scores exactly the pairs the trainer validated on: it reproduces val_auc, up
+    # to a pair or two whose similarities tie within float rounding (each moves the AUC of the
+    # tiny model's ~200 pairs by about 1e-4); other pairs would miss by far more.
+    assert report.fp32_auc == pytest.approx(load_checkpoint(tiny_checkpoint)["val_auc"], abs=5e-4)
     assert report.auc_change == pytest.approx(report.variant_auc - report.fp32_auc)
     assert abs(report.auc_change) < 0.1
     assert report.auc_drop_exceeded == (-report.auc_change > AUC_DROP_LIMIT)

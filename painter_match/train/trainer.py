@@ -6,6 +6,9 @@ After every epoch it measures pair ROC AUC on the held-out artists, fits the cal
 checks for embedding collapse, and writes ``last.pt`` (and ``best.pt`` when AUC improved),
 ``metrics.jsonl`` and ``curves.png`` into the run folder. ``--resume`` continues from
 ``last.pt`` with the same batches and augmentations the uninterrupted run would have used.
+With the whole backbone frozen (``--freeze all``, EfficientNet-Lites) the backbone runs once
+per painting and view (`painter_match.train.feature_cache`) and only the head trains, on the
+stored features.
 Under ``torchrun`` it trains with DistributedDataParallel (gloo on CPU, NCCL on CUDA).
 """
 
@@ -36,8 +39,9 @@ from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
-from painter_match.train.config import TrainConfig
+from painter_match.train.config import TrainConfig, parse_freeze
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
+from painter_match.train.feature_cache import build_feature_cache, cached_view_names, supports_cache
 from painter_match.train.losses import build_loss
 
 LAST, BEST, METRICS, CURVES, SKIPPED = (
@@ -91,6 +95,70 @@ class _Siamese(nn.Module):
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.loss(self.encoder(images), labels)
+
+    def forward_features(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The loss from stored backbone features: the head alone runs (frozen backbone)."""
+        return self.loss(nn.functional.normalize(self.encoder.head(features), dim=1), labels)
+
+
+@dataclass
+class _Cached:
+    """Frozen-backbone features of the training paintings (every stored view) and validation ones."""
+
+    train: torch.Tensor  # [n_train, V, D]
+    val: torch.Tensor  # [n_val, D], the evaluation view
+    val_readable: np.ndarray  # [n_val] bool
+    val_failures: list[tuple[int, str]]
+
+
+def _cache_features(
+    config: TrainConfig,
+    encoder: Encoder,
+    data: _Data,
+    device: torch.device,
+    progress: Callable[[str, int], Any] | None,
+    say: Callable[[str], None],
+    skipped: dict[str, str],
+    sampler: ArtistBatchSampler,
+) -> _Cached:
+    from painter_match.model import Views
+
+    views = Views(**config.views())
+    names = cached_view_names(config.augment, views)
+    root = data.train_set.root
+    paths = data.train_set.paths + data.val_set.paths
+    started = time.perf_counter()
+    bar_context = progress("backbone features (once)", len(paths)) if progress else None
+    bar = bar_context.__enter__() if bar_context else None
+    try:
+        cache = build_feature_cache(
+            encoder,
+            root,
+            paths,
+            view_names=names,
+            views=views,
+            device=device,
+            cache_dir=Path(config.feature_cache) if config.feature_cache else None,
+            advance=bar.advance if bar is not None else None,
+        )
+    finally:
+        if bar_context is not None:
+            bar_context.__exit__(None, None, None)
+    n_train = len(data.train_set.paths)
+    train_failures = [(i, cause) for i, cause in cache.failures if i < n_train]
+    for index, cause in train_failures:
+        skipped[data.train_set.paths[index]] = cause
+    sampler.exclude([i for i, _ in train_failures])
+    say(
+        f"backbone features of {len(paths)} paintings x {len(names)} views ({', '.join(names)}) "
+        f"in {time.perf_counter() - started:.0f}s; the head trains on them"
+    )
+    return _Cached(
+        train=torch.from_numpy(cache.features[:n_train]).to(device),
+        val=torch.from_numpy(cache.features[n_train:, 0]).to(device),
+        val_readable=cache.readable[n_train:],
+        val_failures=[(i - n_train, cause) for i, cause in cache.failures if i >= n_train],
+    )
 
 
 @dataclass
@@ -249,8 +317,26 @@ def is_collapsed(validation: _Validation, epoch: int) -> bool:
     return epoch >= COLLAPSE_AFTER_EPOCH and stalled
 
 
-def _validate(encoder: Encoder, data: _Data, device: torch.device, workers: int) -> _Validation:
-    embeddings, indices, failures = embed_dataset(encoder, data.val_set, device, workers=workers)
+@torch.no_grad()
+def _embed_cached(encoder: Encoder, cached: _Cached) -> tuple[np.ndarray, np.ndarray]:
+    """Validation embeddings from stored features: ``(embeddings [n, D], indices [n])``."""
+    was_training = encoder.training
+    encoder.eval()
+    indices = np.flatnonzero(cached.val_readable)
+    rows = cached.val[torch.from_numpy(indices).to(cached.val.device)]
+    embeddings = nn.functional.normalize(encoder.head(rows), dim=1).float().cpu().numpy()
+    encoder.train(was_training)
+    return embeddings, indices
+
+
+def _validate(
+    encoder: Encoder, data: _Data, device: torch.device, workers: int, cached: _Cached | None = None
+) -> _Validation:
+    if cached is not None:
+        embeddings, indices = _embed_cached(encoder, cached)
+        failures = cached.val_failures
+    else:
+        embeddings, indices, failures = embed_dataset(encoder, data.val_set, device, workers=workers)
     row_of = {int(index): row for row, index in enumerate(indices)}
     pairs = data.val_pairs[data.val_pairs["i"].isin(row_of) & data.val_pairs["j"].isin(row_of)]
     if pairs.empty or pairs["same"].nunique() < 2:
@@ -394,6 +480,10 @@ def train(
             f"resuming {out_dir} at epoch {start_epoch} (best val AUC so far {best_auc:.4f} at epoch {best_epoch})"
         )
 
+    # With the whole (Lite) backbone frozen its features never change: compute them once.
+    cached: _Cached | None = None
+    if parse_freeze(config.freeze) == 0 and supports_cache(model.encoder) and ddp.world_size == 1:
+        cached = _cache_features(config, model.encoder, data, device, progress, say, skipped, sampler)
     fingerprint = data_fingerprint(data.train)
     if ddp.main:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -406,14 +496,18 @@ def train(
         sampler.set_epoch(epoch)
         # Augmentations depend only on (seed, epoch), so a resumed run repeats them exactly.
         torch.manual_seed(config.seed * 1_000_003 + epoch)
-        loader = DataLoader(
-            data.train_set,
-            batch_sampler=sampler,
-            num_workers=config.workers,
-            collate_fn=collate,
-            generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch),
-            pin_memory=device.type == "cuda",
-        )
+        batches: Any
+        if cached is not None:
+            batches = _cached_batches(cached, sampler, config.seed * 1_000_003 + epoch)
+        else:
+            batches = DataLoader(
+                data.train_set,
+                batch_sampler=sampler,
+                num_workers=config.workers,
+                collate_fn=collate,
+                generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch),
+                pin_memory=device.type == "cuda",
+            )
         model.train()
         losses: list[float] = []
         bar_context = (
@@ -421,12 +515,18 @@ def train(
         )
         bar = bar_context.__enter__() if bar_context else None
         try:
-            for batch in loader:
-                _note_failures(batch, data.train_set, sampler, skipped)
+            for batch in batches:
+                if cached is None:
+                    _note_failures(batch, data.train_set, sampler, skipped)
                 if len(batch.labels) >= 2:
                     optimizer.zero_grad(set_to_none=True)
                     with torch.autocast(device_type=device.type, enabled=use_amp):
-                        value = trained(batch.images.to(device, non_blocking=True), batch.labels.to(device))
+                        if cached is not None:
+                            value = model.forward_features(batch.images, batch.labels.to(device))
+                        else:
+                            value = trained(
+                                batch.images.to(device, non_blocking=True), batch.labels.to(device)
+                            )
                     scaler.scale(value).backward()
                     scaler.unscale_(optimizer)
                     nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -440,7 +540,7 @@ def train(
             if bar_context is not None:
                 bar_context.__exit__(None, None, None)
 
-        validation = _validate(model.encoder, data, device, config.workers)
+        validation = _validate(model.encoder, data, device, config.workers, cached)
         for index, cause in validation.failures:
             skipped[data.val_set.paths[index]] = cause
         train_loss = float(np.mean(losses)) if losses else float("nan")
@@ -520,6 +620,18 @@ def train(
         world_size=ddp.world_size,
         history=history,
     )
+
+
+def _cached_batches(cached: _Cached, sampler: ArtistBatchSampler, seed: int) -> Any:
+    """The sampler's batches as stored features, one stored view drawn at random per painting."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.from_numpy(sampler.labels)
+    views = cached.train.shape[1]
+    for indices in sampler:
+        index = torch.as_tensor(indices, dtype=torch.int64)
+        view = torch.randint(views, (len(indices),), generator=generator)
+        features = cached.train[index.to(cached.train.device), view.to(cached.train.device)]
+        yield Batch(images=features, labels=labels[index], indices=index, failures=[])
 
 
 def _note_failures(

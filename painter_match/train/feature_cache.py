@@ -1,0 +1,270 @@
+"""Backbone features computed once, for training only the embedding head of a frozen backbone.
+
+With ``--freeze all`` the backbone's output for a given view of a painting never changes, yet
+the plain training loop runs the whole network on every painting every epoch, which on a CPU is
+nearly all of the time (an EfficientNet-Lite0 does ~8-25 images a second on two cores). Here
+every painting's views are run through the frozen backbone once; the head then trains on the
+stored vectors for as many epochs as needed in seconds, and validation reads them too.
+
+Which views are stored: the evaluation view (exactly the pixels validation and inference use),
+its mirror image when ``flip`` augmentation is on, and when ``crop`` augmentation is on the
+``views.crops`` grid crops at ``views.crop_scale`` that `painter_match.views` cuts at inference,
+so the head is trained on the very crops a multi-view embedding averages. Random crops and
+colour jitter are not cached: each would need a forward per epoch, which is what this avoids.
+Each training step draws one stored view per painting at random.
+
+For the EfficientNet-Lites the cache holds the style statistics of every tap (and the pooled
+head features are the head's channel means among them), so runs that differ only in taps or
+features share one cache file. With ``cache_dir`` the statistics are saved in one file per
+backbone, input size and set of views, one row per image file (named by its resolved path, size
+and modification time), and any later run reuses the rows of the files it needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from painter_match.errors import ImageLoadError
+from painter_match.images import load_pixels
+from painter_match.model import Views
+from painter_match.train.backbones import Encoder
+from painter_match.train.efficientnet_lite import TAPS, LiteFeatures, channel_statistics
+from painter_match.views import view_pixels
+
+# Bump when what is stored changes, so old cache files are not read as new ones.
+CACHE_VERSION = 1
+
+
+def cached_view_names(augment: Sequence[str], views: Views) -> tuple[str, ...]:
+    """The stored views of each painting: ``global``, then ``flip`` and ``crop1..N`` as augment asks."""
+    names = ["global"]
+    if "flip" in augment:
+        names.append("flip")
+    if "crop" in augment:
+        names += [f"crop{i}" for i in range(1, views.crops + 1)]
+    return tuple(names)
+
+
+def supports_cache(encoder: Encoder) -> bool:
+    """Whether the encoder's backbone can be served from the cache (the EfficientNet-Lites)."""
+    return isinstance(encoder.backbone, LiteFeatures)
+
+
+def _all_tap_columns(lite: LiteFeatures) -> dict[str, tuple[int, int]]:
+    """Column range of each tap's [mean, std] block in the every-tap feature vector."""
+    columns, start = {}, 0
+    for tap in TAPS:
+        width = 2 * lite.net.tap_channels[tap]
+        columns[tap] = (start, start + width)
+        start += width
+    return columns
+
+
+def feature_columns(lite: LiteFeatures) -> np.ndarray:
+    """Indices into the every-tap statistics that make up ``lite``'s own features, in its order."""
+    columns = _all_tap_columns(lite)
+    if lite.features == "pooled":
+        start, _ = columns["head"]
+        return np.arange(start, start + lite.net.tap_channels["head"])  # the head's channel means
+    return np.concatenate([np.arange(*columns[tap]) for tap in lite.taps])
+
+
+@torch.no_grad()
+def all_tap_statistics(lite: LiteFeatures, images: torch.Tensor) -> torch.Tensor:
+    """Channel mean and std of every tap, concatenated in `TAPS` order: [N, 3, H, W] -> [N, D_all]."""
+    maps = lite.net.forward_taps(images, TAPS)
+    return torch.cat([channel_statistics(m) for m in maps], dim=1)
+
+
+def _views_of(path: Path, input_size: int, names: Sequence[str], views: Views) -> np.ndarray:
+    """uint8 [len(names), S, S, 3]: the named views of one painting, in the order asked for."""
+    out: dict[str, np.ndarray] = {}
+    if "global" in names or "flip" in names:
+        global_view = load_pixels(path, input_size)  # what validation and `embed` (no crops) see
+        out["global"], out["flip"] = global_view, global_view[:, ::-1]
+    crops = [name for name in names if name.startswith("crop")]
+    if crops:
+        grid = view_pixels(path, input_size, Views(crops=views.crops, crop_scale=views.crop_scale))
+        out.update({f"crop{i}": grid[i] for i in range(1, views.crops + 1)})
+    return np.stack([out[name] for name in names])
+
+
+def cache_file_name(encoder: Encoder, view: str, views: Views) -> str:
+    """The cache file of one view (``global``, ``flip`` or ``cropI``) for one backbone and input size."""
+    spec = {
+        "version": CACHE_VERSION,
+        "backbone": encoder.backbone_name,
+        "input_size": encoder.input_size,
+        "mean": encoder.mean.flatten().tolist(),
+        "std": encoder.std.flatten().tolist(),
+        # A crop is one cell of a grid: which cell depends on the grid's size and scale.
+        "view": view if not view.startswith("crop") else f"{view}/{views.crops}@{views.crop_scale}",
+    }
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
+    return f"features-{encoder.backbone_name}-{encoder.input_size}px-{view}-{digest}.npz"
+
+
+def file_id(path: Path) -> str:
+    """Identifies one image file's contents: its resolved path, size and modification time."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return f"{path.resolve()}\tmissing"
+    return f"{path.resolve()}\t{stat.st_size}\t{stat.st_mtime_ns}"
+
+
+@dataclass
+class FeatureCache:
+    """Frozen-backbone features of a list of paintings.
+
+    Attributes:
+        features: float32 [n, V, D] in the encoder's own feature layout (its taps, or pooled).
+        readable: bool [n]; rows of unreadable paintings are zeros.
+        failures: ``(index, cause)`` of each painting that could not be decoded.
+        view_names: the V stored views, ``global`` first.
+    """
+
+    features: np.ndarray
+    readable: np.ndarray
+    failures: list[tuple[int, str]]
+    view_names: tuple[str, ...]
+
+
+def build_feature_cache(
+    encoder: Encoder,
+    root: Path,
+    paths: Sequence[str],
+    *,
+    view_names: Sequence[str] = ("global",),
+    views: Views | None = None,
+    device: torch.device | None = None,
+    batch_size: int = 32,
+    cache_dir: Path | None = None,
+    advance: Callable[[int], Any] | None = None,
+) -> FeatureCache:
+    """Run every painting's views through the frozen backbone once.
+
+    Args:
+        encoder: an encoder whose backbone is a `LiteFeatures` (see `supports_cache`).
+        root: the folder the paths are relative to.
+        paths: the paintings.
+        view_names: from `cached_view_names` (``global`` first), or any of ``global``,
+            ``flip`` and ``crop1..cropN``.
+        views: the grid the ``crop*`` views are cells of (``crops`` and ``crop_scale``).
+        device: where the backbone runs (default CPU).
+        batch_size: images per forward pass.
+        cache_dir: where to save and look up the every-tap statistics; None keeps them in memory.
+        advance: called with the number of paintings done, for a progress bar.
+
+    Raises:
+        ValueError: a backbone the cache does not serve, no views, or a crop beyond ``views.crops``.
+    """
+    if not supports_cache(encoder):
+        raise ValueError(
+            f"feature caching needs an EfficientNet-Lite backbone, got {encoder.backbone_name!r}"
+        )
+    if not view_names:
+        raise ValueError("no views to cache")
+    views = views or Views()
+    device = device or torch.device("cpu")
+    lite = encoder.backbone
+    assert isinstance(lite, LiteFeatures)
+    names = tuple(view_names)
+    if any(name.startswith("crop") and int(name[4:]) > views.crops for name in names):
+        raise ValueError(f"views {list(names)} ask for more crops than views.crops = {views.crops}")
+    ids = [file_id(root / rel) for rel in paths]
+    width = sum(2 * lite.net.tap_channels[t] for t in TAPS)
+    statistics = np.zeros((len(paths), len(names), width), np.float32)
+    have = np.zeros((len(paths), len(names)), bool)
+    stores: dict[str, tuple[list[str], np.ndarray]] = {}
+    for v, name in enumerate(names):
+        file = Path(cache_dir) / cache_file_name(encoder, name, views) if cache_dir is not None else None
+        if file is None or not file.exists():
+            continue
+        with np.load(file, allow_pickle=False) as data:
+            stores[name] = ([str(i) for i in data["ids"]], data["statistics"])
+        row_of = {file_id: row for row, file_id in enumerate(stores[name][0])}
+        hits = [i for i, file_id in enumerate(ids) if file_id in row_of]
+        statistics[hits, v] = stores[name][1][[row_of[ids[i]] for i in hits]]
+        have[hits, v] = True
+    # Views stored for every painting are read; the rest are computed for the paintings lacking them.
+    todo_views = [v for v in range(len(names)) if not have[:, v].all()]
+    todo = [i for i in range(len(paths)) if not have[i, todo_views].all()] if todo_views else []
+    if advance and len(todo) < len(paths):
+        advance(len(paths) - len(todo))
+    todo_names = tuple(names[v] for v in todo_views)
+    fresh, fresh_readable, causes = _compute(
+        encoder, root, [paths[i] for i in todo], todo_names, views, device, batch_size, advance
+    )
+    readable: np.ndarray = np.asarray(have.any(axis=1))  # only readable paintings are ever stored
+    if todo:
+        statistics[np.ix_(todo, todo_views)] = fresh
+        readable[todo] = fresh_readable
+    failures = [(todo[i], cause) for i, cause in sorted(causes.items())]
+    if cache_dir is not None and fresh_readable.any():
+        # Append the newly read paintings; unreadable ones are not stored, so they are retried.
+        new_rows = [row for row, ok in enumerate(fresh_readable) if ok]
+        for column, v in enumerate(todo_views):
+            old_ids, old = stores.get(names[v], ([], np.zeros((0, width), np.float32)))
+            file = Path(cache_dir) / cache_file_name(encoder, names[v], views)
+            file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = file.with_name(f".{file.stem}.tmp.npz")
+            np.savez(
+                tmp,
+                ids=np.array(old_ids + [ids[todo[row]] for row in new_rows], dtype=str),
+                statistics=np.concatenate([old, fresh[new_rows, column]]),
+            )
+            os.replace(tmp, file)
+    features = np.ascontiguousarray(statistics[:, :, feature_columns(lite)])
+    return FeatureCache(features, readable, failures, names)
+
+
+def _compute(
+    encoder: Encoder,
+    root: Path,
+    paths: Sequence[str],
+    names: tuple[str, ...],
+    views: Views,
+    device: torch.device,
+    batch_size: int,
+    advance: Callable[[int], Any] | None,
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    lite = encoder.backbone
+    assert isinstance(lite, LiteFeatures)
+    width = sum(2 * lite.net.tap_channels[t] for t in TAPS)
+    statistics = np.zeros((len(paths), len(names), width), np.float32)
+    readable = np.zeros(len(paths), bool)
+    causes: dict[int, str] = {}
+    was_training = encoder.training
+    encoder.eval()
+    mean, std = encoder.mean.to(device), encoder.std.to(device)
+    try:
+        for start in range(0, len(paths), batch_size):
+            rows, stacks = [], []
+            for index in range(start, min(start + batch_size, len(paths))):
+                try:
+                    stacks.append(_views_of(root / paths[index], encoder.input_size, names, views))
+                    rows.append(index)
+                except ImageLoadError as err:
+                    causes[index] = err.cause
+            if stacks:
+                pixels = torch.from_numpy(np.concatenate(stacks)).to(device)
+                images = pixels.permute(0, 3, 1, 2).float().div_(255.0)
+                # The encoder's own normalisation, as in `Encoder.features`.
+                out = all_tap_statistics(lite, (images - mean) / std).float().cpu().numpy()
+                statistics[rows] = out.reshape(len(rows), len(names), width)
+                readable[rows] = True
+            if advance:
+                advance(min(batch_size, len(paths) - start))
+    finally:
+        encoder.train(was_training)
+    return statistics, readable, causes

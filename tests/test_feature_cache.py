@@ -1,0 +1,125 @@
+"""Frozen-backbone feature caching: the cached path gives the uncached path's features and embeddings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="feature caching needs the [train] extra (torch)")
+
+from painter_match.images import load_pixels  # noqa: E402
+from painter_match.model import Views  # noqa: E402
+from painter_match.train import feature_cache as cache_module  # noqa: E402
+from painter_match.train.backbones import build_encoder  # noqa: E402
+from painter_match.train.checkpoint import load_checkpoint  # noqa: E402
+from painter_match.train.evaluate import load_model  # noqa: E402
+from painter_match.train.feature_cache import (  # noqa: E402
+    build_feature_cache,
+    cached_view_names,
+    supports_cache,
+)
+from painter_match.train.trainer import TrainConfig, _prepare_data, _validate, train  # noqa: E402
+
+
+def _pixels(path: Path, size: int) -> torch.Tensor:
+    return torch.from_numpy(load_pixels(path, size)).permute(2, 0, 1).float().div(255.0)[None]
+
+
+@pytest.fixture(scope="module")
+def lite() -> torch.nn.Module:
+    # Random weights: equality of the two paths does not depend on what the weights are.
+    torch.manual_seed(0)
+    return build_encoder("efficientnet_lite0", input_size=64, embedding_dim=16, features="style").eval()
+
+
+def _images(synth_dir: Path) -> list[str]:
+    return sorted(str(p.relative_to(synth_dir)) for p in (synth_dir / "train").glob("*.jpg"))[:5]
+
+
+def test_view_names_follow_augment_and_views() -> None:
+    assert cached_view_names((), Views()) == ("global",)
+    assert cached_view_names(("flip", "color"), Views(crops=3)) == ("global", "flip")
+    assert cached_view_names(("crop", "flip"), Views(crops=2)) == ("global", "flip", "crop1", "crop2")
+
+
+def test_cached_features_equal_the_backbone_on_each_view(lite: torch.nn.Module, synth_dir: Path) -> None:
+    images = _images(synth_dir)
+    cache = build_feature_cache(lite, synth_dir, images, view_names=("global", "flip"))
+    assert cache.features.shape == (len(images), 2, lite.feature_dim)
+    assert cache.readable.all() and cache.failures == []
+    with torch.no_grad():
+        x = torch.cat([_pixels(synth_dir / rel, 64) for rel in images])
+        want = lite.features(x).numpy()
+        flipped = lite.features(torch.flip(x, dims=[3])).numpy()
+        embeddings = torch.nn.functional.normalize(lite.head(torch.from_numpy(cache.features[:, 0])), dim=1)
+    np.testing.assert_allclose(cache.features[:, 0], want, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(cache.features[:, 1], flipped, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(embeddings.numpy(), lite(x).detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_pooled_features_come_from_the_same_statistics(synth_dir: Path) -> None:
+    torch.manual_seed(0)
+    pooled = build_encoder("efficientnet_lite0", input_size=64, features="pooled").eval()
+    images = _images(synth_dir)[:2]
+    cache = build_feature_cache(pooled, synth_dir, images)
+    with torch.no_grad():
+        want = pooled.features(torch.cat([_pixels(synth_dir / rel, 64) for rel in images])).numpy()
+    np.testing.assert_allclose(cache.features[:, 0], want, rtol=1e-4, atol=1e-4)
+
+
+def test_cache_dir_reuses_rows_for_any_subset_and_order(
+    lite: torch.nn.Module, synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = _images(synth_dir)
+    first = build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("features-*.npz"))) == 1
+    computed: list[int] = []
+    real_compute = cache_module._compute
+
+    def counting(encoder, root, paths, *args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(len(paths))
+        return real_compute(encoder, root, paths, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_compute", counting)
+    again = build_feature_cache(lite, synth_dir, images[::-1][:3], cache_dir=tmp_path)
+    assert computed == [0]
+    np.testing.assert_array_equal(again.features, first.features[::-1][:3])
+
+
+def test_unreadable_images_are_reported(lite: torch.nn.Module, tmp_path: Path, synth_dir: Path) -> None:
+    (tmp_path / "bad.jpg").write_bytes(b"not a jpeg")
+    good = _images(synth_dir)[0]
+    (tmp_path / "good.jpg").write_bytes((synth_dir / good).read_bytes())
+    cache = build_feature_cache(lite, tmp_path, ["good.jpg", "bad.jpg"])
+    assert cache.readable.tolist() == [True, False]
+    assert [index for index, _ in cache.failures] == [1]
+
+
+def test_only_lite_backbones_are_cached() -> None:
+    compact = build_encoder("compact", input_size=32)
+    assert not supports_cache(compact)
+    with pytest.raises(ValueError, match="EfficientNet-Lite"):
+        build_feature_cache(compact, Path("."), [])
+
+
+def test_frozen_training_on_cached_features_validates_like_the_uncached_path(
+    synth_dir: Path, tmp_path: Path
+) -> None:
+    config = TrainConfig(
+        data_dir=str(synth_dir), out_dir=str(tmp_path / "run"), backbone="efficientnet_lite0",
+        pretrained=True, freeze="all", input_size=64, embedding_dim=16, epochs=3,
+        artists_per_batch=3, paintings_per_artist=3, val_fraction=0.3, val_pairs=200,
+        augment=("flip",), workers=0, lr=3e-3, patience=50, feature_cache=str(tmp_path / "cache"),
+    )  # fmt: skip
+    result = train(config)
+    assert result.epochs_run == 3
+    assert list((tmp_path / "cache").glob("features-*.npz"))
+    # The trained encoder, run in full on the images (no cache), validates to the same AUC.
+    encoder, state = load_model(tmp_path / "run" / "last.pt")
+    data = _prepare_data(replace(config, out_dir=str(tmp_path / "other")))
+    validation = _validate(encoder, data, torch.device("cpu"), workers=0)
+    assert validation.auc == pytest.approx(state["val_auc"], abs=1e-6)
+    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["views"] == {"crops": 0, "crop_scale": 2.0}
