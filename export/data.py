@@ -19,7 +19,7 @@ import pandas as pd
 
 from painter_match.errors import DataError, ImageLoadError
 from painter_match.images import find_images, load_pixels
-from painter_match.kaggle import cap_per_artist, filter_artists, read_catalogue, sample_pairs
+from painter_match.kaggle import pair_positions, read_catalogue, trainable_paintings
 from painter_match.progress import progress_bar
 
 
@@ -36,9 +36,12 @@ class ValidationPairs:
 
 def _training_paintings(state: Mapping[str, Any], data_dir: Path) -> pd.DataFrame:
     config = state.get("config") or {}
-    paintings = read_catalogue(data_dir, subset="train").paintings
-    paintings = filter_artists(paintings, int(config.get("min_paintings", 2)))
-    return cap_per_artist(paintings, config.get("max_per_artist"), seed=int(config.get("seed", 0)))
+    return trainable_paintings(
+        read_catalogue(data_dir, subset="train").paintings,
+        min_paintings=int(config.get("min_paintings", 2)),
+        max_per_artist=config.get("max_per_artist"),
+        seed=int(config.get("seed", 0)),
+    )
 
 
 def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPairs:
@@ -57,13 +60,12 @@ def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPair
             f"{data_dir}: holds {val['artist'].nunique()} of the checkpoint's {len(val_artists)} validation "
             "artists; pass --data with the folder the model was trained on"
         )
-    pairs = sample_pairs(val, int(config.get("val_pairs", 3000)), seed=int(config.get("seed", 0)))
-    position = {p: i for i, p in enumerate(val["path"])}
+    pairs = pair_positions(val, int(config.get("val_pairs", 3000)), seed=int(config.get("seed", 0)))
     return ValidationPairs(
         root=Path(data_dir),
         paths=list(val["path"]),
-        first=pairs["image1"].map(position).to_numpy(np.int64),
-        second=pairs["image2"].map(position).to_numpy(np.int64),
+        first=pairs["i"].to_numpy(np.int64),
+        second=pairs["j"].to_numpy(np.int64),
         same=pairs["same"].to_numpy(bool),
     )
 

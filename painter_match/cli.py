@@ -83,6 +83,10 @@ def _add_pairs_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing the capped paintings")
 
 
+def _add_thread_workers(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--workers", type=_positive_int, default=None, help=f"{what} (default: one per core)")
+
+
 def get_parser() -> argparse.ArgumentParser:
     """The full argument parser (also what `make man` turns into the manual page)."""
     parser = argparse.ArgumentParser(
@@ -145,9 +149,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     _add_data_dir(scan)
     scan.add_argument("--no-decode", action="store_true", help="only check presence; do not decode images")
-    scan.add_argument(
-        "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
-    )
+    _add_thread_workers(scan, "decoding threads")
     _add_output_options(scan)
     scan.set_defaults(run=_run_scan)
 
@@ -163,9 +165,7 @@ def get_parser() -> argparse.ArgumentParser:
     baseline.add_argument(
         "--size", type=_positive_int, default=128, help="image side the histogram is taken at"
     )
-    baseline.add_argument(
-        "--workers", type=_positive_int, default=None, help="decoding threads (default: one per core)"
-    )
+    _add_thread_workers(baseline, "decoding threads")
     _add_output_options(baseline)
     baseline.set_defaults(run=_run_baseline)
     _add_train_parser(commands)
@@ -180,9 +180,7 @@ def get_parser() -> argparse.ArgumentParser:
     _add_data_dir(prepare)
     prepare.add_argument("-o", "--out", dest="out_dir", metavar="OUT_DIR", type=Path, required=True)
     prepare.add_argument("--size", type=_positive_int, default=256, help="largest shorter side, pixels")
-    prepare.add_argument(
-        "--workers", type=_positive_int, default=None, help="threads (default: one per core)"
-    )
+    _add_thread_workers(prepare, "threads")
     _add_output_options(prepare)
     prepare.set_defaults(run=_run_prepare)
 

@@ -349,6 +349,25 @@ def sample_pairs(
     )
 
 
+def trainable_paintings(
+    paintings: pd.DataFrame, *, min_paintings: int, max_per_artist: int | None, seed: int
+) -> pd.DataFrame:
+    """The paintings a training run uses: artists with ``min_paintings`` or more, capped per artist.
+
+    The trainer and export's checks both call this, so they see the same paintings.
+    """
+    return cap_per_artist(filter_artists(paintings, min_paintings), max_per_artist, seed=seed)
+
+
+def pair_positions(paintings: pd.DataFrame, n_pairs: int, *, seed: int) -> pd.DataFrame:
+    """`sample_pairs` as row positions in ``paintings``: columns ``i``, ``j`` (int) and ``same``."""
+    pairs = sample_pairs(paintings, n_pairs, seed=seed)
+    position = {p: i for i, p in enumerate(paintings["path"])}
+    return pd.DataFrame(
+        {"i": pairs["image1"].map(position), "j": pairs["image2"].map(position), "same": pairs["same"]}
+    )
+
+
 # Enumerating every pair is exact and cheap up to this many; beyond it, sample and dedupe.
 _ENUMERATE_LIMIT = 2_000_000
 

@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from painter_match.calibration import Calibration, fit_calibration
 from painter_match.errors import DataError, PainterMatchError
-from painter_match.kaggle import cap_per_artist, filter_artists, read_catalogue, sample_pairs, split_by_artist
+from painter_match.kaggle import pair_positions, read_catalogue, split_by_artist, trainable_paintings
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import Encoder, build_encoder, encoder_config, freeze_backbone
@@ -221,8 +221,12 @@ class _Data:
 
 def _prepare_data(config: TrainConfig) -> _Data:
     catalogue = read_catalogue(config.data_dir, subset="train")
-    paintings = filter_artists(catalogue.paintings, config.min_paintings)
-    paintings = cap_per_artist(paintings, config.max_per_artist, seed=config.seed)
+    paintings = trainable_paintings(
+        catalogue.paintings,
+        min_paintings=config.min_paintings,
+        max_per_artist=config.max_per_artist,
+        seed=config.seed,
+    )
     if paintings["artist"].nunique() < 3:
         raise DataError(
             f"{config.data_dir}: training needs at least 3 artists with {config.min_paintings}+ paintings "
@@ -247,11 +251,7 @@ def _prepare_data(config: TrainConfig) -> _Data:
         EvalTransform(config.input_size),
         load_side=config.input_size,
     )
-    pairs = sample_pairs(split.val, config.val_pairs, seed=config.seed)
-    position = {p: i for i, p in enumerate(split.val["path"])}
-    val_pairs = pd.DataFrame(
-        {"i": pairs["image1"].map(position), "j": pairs["image2"].map(position), "same": pairs["same"]}
-    )
+    val_pairs = pair_positions(split.val, config.val_pairs, seed=config.seed)
     return _Data(split.train, split.val, artists, train_set, val_set, val_pairs)
 
 
