@@ -61,24 +61,11 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def tiny_checkpoint(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``best.pt`` of a tiny compact model (32 px, 32-d) trained 2 epochs on `synth_dir` (read-only)."""
     pytest.importorskip("torch", reason="needs the [train] extra (torch)")
-    from painter_match.train.trainer import TrainConfig, train
+    from tiny_training import tiny_config
+
+    from painter_match.train.trainer import train
 
     out = tmp_path_factory.mktemp("tiny_run") / "run"
-    config = TrainConfig(
-        data_dir=str(synth_dir),
-        out_dir=str(out),
-        input_size=32,
-        embedding_dim=32,
-        epochs=2,
-        artists_per_batch=3,
-        paintings_per_artist=3,
-        val_fraction=0.3,
-        val_pairs=200,
-        augment=("flip",),
-        workers=0,
-        lr=3e-3,
-        patience=50,
-        device="cpu",
-    )
+    config = tiny_config(synth_dir, out, augment=("flip",), device="cpu")
     train(config)
     return out / "best.pt"

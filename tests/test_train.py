@@ -7,7 +7,6 @@ import json
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -15,34 +14,16 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="training tests need the [train] extra (torch)")
 
+from tiny_training import tiny_config  # noqa: E402
+
 from painter_match.errors import DataError, PainterMatchError  # noqa: E402
 from painter_match.train import trainer as trainer_module  # noqa: E402
 from painter_match.train.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
 from painter_match.train.trainer import (  # noqa: E402
     CollapseError,
-    TrainConfig,
     mean_pairwise_cosine,
     train,
 )
-
-
-def tiny_config(data_dir: Path, out_dir: Path, **changes: object) -> TrainConfig:
-    config = TrainConfig(
-        data_dir=str(data_dir),
-        out_dir=str(out_dir),
-        input_size=32,
-        embedding_dim=32,
-        epochs=2,
-        artists_per_batch=3,
-        paintings_per_artist=3,
-        val_fraction=0.3,
-        val_pairs=200,
-        augment=("crop", "flip"),
-        workers=0,
-        lr=3e-3,
-        patience=50,
-    )
-    return replace(config, **changes)
 
 
 def test_loss_goes_down_and_outputs_are_written(synth_dir: Path, tmp_path: Path) -> None:
