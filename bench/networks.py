@@ -160,38 +160,41 @@ def prepare(
         torch.save({"encoder_config": encoder_config(encoder), "encoder": encoder.state_dict()}, tmp)
         tmp.replace(eager_path)
 
+    def write_once(path: Path, build: Any, info: Any) -> str:
+        """``build(tmp)`` -> ModelProto with ``info()`` attached, saved to ``path`` atomically,
+        unless an earlier run left it there."""
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.tmp")
+            proto = build(tmp)
+            attach(proto, info())
+            onnx.save(proto, str(tmp))
+            tmp.replace(path)
+        return str(path)
+
     if model is not None:
         variants[info.variant] = str(Path(model).resolve())
         fp32_path = Path(model) if info.variant == "fp32" else None
     else:
         fp32_path = folder / "fp32.onnx"
-        if not fp32_path.exists():
-            tmp = folder / ".fp32.onnx.tmp"
-            proto = export_onnx(encoder, tmp)
-            attach(proto, _fresh_info(encoder, "fp32"))
-            onnx.save(proto, str(tmp))
-            tmp.replace(fp32_path)
-        variants["fp32"] = str(fp32_path)
-    if int8 and fp32_path is not None and "int8" not in variants:
-        int8_path = folder / "int8.onnx"
-        if not int8_path.exists():
-            tmp = folder / ".int8.onnx.tmp"
-            quantize_int8(fp32_path, tmp, _calibration_pixels(calibration_images, input_size))
-            proto = onnx.load(str(tmp))
-            info_int8 = open_model(fp32_path, provider="cpu").info
-            attach(proto, _replace_variant(info_int8, "int8"))
-            onnx.save(proto, str(tmp))
-            tmp.replace(int8_path)
-        variants["int8"] = str(int8_path)
-    if fp16 and fp32_path is not None and "fp16" not in variants:
-        fp16_path = folder / "fp16.onnx"
-        if not fp16_path.exists():
-            tmp = folder / ".fp16.onnx.tmp"
-            proto = convert_fp16(fp32_path, tmp)
-            attach(proto, _replace_variant(open_model(fp32_path, provider="cpu").info, "fp16"))
-            onnx.save(proto, str(tmp))
-            tmp.replace(fp16_path)
-        variants["fp16"] = str(fp16_path)
+        variants["fp32"] = write_once(
+            fp32_path, lambda tmp: export_onnx(encoder, tmp), lambda: _fresh_info(encoder, "fp32")
+        )
+    if fp32_path is not None:
+        source = fp32_path
+
+        def info_as(variant: str) -> Any:
+            return lambda: _replace_variant(open_model(source, provider="cpu").info, variant)
+
+        if int8 and "int8" not in variants:
+            variants["int8"] = write_once(
+                folder / "int8.onnx",
+                lambda tmp: quantize_int8(source, tmp, _calibration_pixels(calibration_images, input_size)),
+                info_as("int8"),
+            )
+        if fp16 and "fp16" not in variants:
+            variants["fp16"] = write_once(
+                folder / "fp16.onnx", lambda tmp: convert_fp16(source, tmp), info_as("fp16")
+            )
     for path in variants.values():
         open_model(path, provider="cpu")  # the CLI must accept every file the bench runs
     flops_source = variants.get("fp32") or next(iter(variants.values()))
