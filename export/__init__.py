@@ -77,30 +77,41 @@ def _say(log: Callable[[str], None] | None, line: str) -> None:
         log(line)
 
 
-def _data_dir(state: dict[str, Any], override: str | Path | None) -> Path | None:
+def _data_dir(state: dict[str, Any], override: str | Path | None) -> list[Path] | None:
+    """The folders the model was trained on: ``override``, else every folder the checkpoint records."""
     if override is not None:
-        return Path(override)
-    recorded = (state.get("config") or {}).get("data_dir")
-    return Path(recorded) if recorded else None
+        return [Path(override)]
+    config = state.get("config") or {}
+    recorded = config.get("data_dirs") or ([config["data_dir"]] if config.get("data_dir") else [])
+    return [Path(folder) for folder in recorded] or None
+
+
+def _present(folders: list[Path] | None) -> bool:
+    return folders is not None and all(folder.is_dir() for folder in folders)
+
+
+def _named(folders: list[Path] | None) -> str:
+    return ", ".join(str(folder) for folder in folders) if folders else "None"
 
 
 def _parity_pixels(
-    state: dict[str, Any], data_dir: Path | None, parity_data: Path | None, size: int, quiet: bool
+    state: dict[str, Any], data_dir: list[Path] | None, parity_data: Path | None, size: int, quiet: bool
 ) -> np.ndarray:
     needed = max(PARITY_BATCHES)
     if parity_data is not None:
         files = folder_images(parity_data, 3 * needed)
-    elif data_dir is not None and data_dir.is_dir():
+    elif _present(data_dir):
+        assert data_dir is not None
         pairs = validation_pairs(state, data_dir)
         files = [pairs.root / p for p in pairs.paths[: 3 * needed]]
     else:
         raise ExportError(
-            f"the checkpoint's data folder {data_dir} is gone, and parity needs real paintings; "
+            f"the checkpoint's data folder {_named(data_dir)} is gone, and parity needs real paintings; "
             "pass --parity-data DIR (any folder of images) or --data DIR"
         )
     pixels, _ = load_images(files, size, description="parity images", quiet=quiet)
     if len(pixels) < needed:
-        where = parity_data if parity_data is not None else data_dir
+        where = parity_data if parity_data is not None else _named(data_dir)
         raise ExportError(f"{where}: parity needs {needed} readable images, found {len(pixels)}")
     return pixels[:needed]
 
@@ -209,7 +220,7 @@ def _make_variant(
     fp32: LoadedModel,
     scratch: Path,
     report: ExportReport,
-    data_dir: Path | None,
+    data_dir: list[Path] | None,
     calibration_data: str | Path | None,
     calibration_images: int,
     quiet: bool,
@@ -217,9 +228,9 @@ def _make_variant(
 ) -> Path:
     """Build the variant beside the fp32 model, measure its AUC against fp32, store it; its path."""
     size = fp32.info.input_size
-    if data_dir is None or not data_dir.is_dir():
+    if data_dir is None or not _present(data_dir):
         raise DataError(
-            f"the checkpoint's data folder {data_dir} is gone; measuring the {variant} variant's AUC needs "
+            f"the checkpoint's data folder {_named(data_dir)} is gone; measuring the {variant} variant's AUC needs "
             "the validation artists: pass --data DIR (the folder the model was trained on)"
         )
     pairs: ValidationPairs = validation_pairs(state, data_dir)

@@ -19,7 +19,7 @@ import pandas as pd
 
 from painter_match.errors import DataError, ImageLoadError
 from painter_match.images import find_images, load_pixels
-from painter_match.kaggle import pair_positions, read_catalogue, trainable_paintings
+from painter_match.kaggle import DataDirs, pair_positions, run_paintings
 from painter_match.progress import progress_bar
 
 
@@ -34,17 +34,19 @@ class ValidationPairs:
     same: np.ndarray
 
 
-def _training_paintings(state: Mapping[str, Any], data_dir: Path) -> pd.DataFrame:
+def _training_paintings(state: Mapping[str, Any], data_dir: DataDirs) -> tuple[Path, pd.DataFrame]:
     config = state.get("config") or {}
-    return trainable_paintings(
-        read_catalogue(data_dir, subset="train").paintings,
+    catalogue, paintings = run_paintings(
+        data_dir,
+        exclude_artists=config.get("exclude_artists"),
         min_paintings=int(config.get("min_paintings", 2)),
         max_per_artist=config.get("max_per_artist"),
         seed=int(config.get("seed", 0)),
     )
+    return catalogue.root, paintings
 
 
-def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPairs:
+def validation_pairs(state: Mapping[str, Any], data_dir: DataDirs) -> ValidationPairs:
     """The pairs the trainer validated this checkpoint on, read from ``data_dir``.
 
     Raises:
@@ -52,7 +54,7 @@ def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPair
     """
     config = state.get("config") or {}
     val_artists = set(state.get("val_artists") or [])
-    paintings = _training_paintings(state, data_dir)
+    root, paintings = _training_paintings(state, data_dir)
     # The trainer's split keeps table order within the validation part; so does this filter.
     val = paintings[paintings["artist"].isin(val_artists)].reset_index(drop=True)
     if val["artist"].nunique() < 2:
@@ -62,7 +64,7 @@ def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPair
         )
     pairs = pair_positions(val, int(config.get("val_pairs", 3000)), seed=int(config.get("seed", 0)))
     return ValidationPairs(
-        root=Path(data_dir),
+        root=root,
         paths=list(val["path"]),
         first=pairs["i"].to_numpy(np.int64),
         second=pairs["j"].to_numpy(np.int64),
@@ -70,18 +72,18 @@ def validation_pairs(state: Mapping[str, Any], data_dir: Path) -> ValidationPair
     )
 
 
-def training_images(state: Mapping[str, Any], data_dir: Path, limit: int, seed: int = 0) -> list[Path]:
+def training_images(state: Mapping[str, Any], data_dir: DataDirs, limit: int, seed: int = 0) -> list[Path]:
     """Up to ``limit`` paintings of the training artists, at random: int8 calibration images.
 
     Calibrating on training artists keeps the validation artists, on which the variant's AUC is
     judged, unseen by every step that fitted the model.
     """
-    paintings = _training_paintings(state, data_dir)
+    root, paintings = _training_paintings(state, data_dir)
     train = paintings[paintings["artist"].isin(set(state.get("train_artists") or []))]
     if train.empty:
         train = paintings
     chosen = np.random.default_rng(seed).permutation(len(train))[:limit]
-    return [Path(data_dir) / train["path"].iloc[int(i)] for i in sorted(chosen)]
+    return [root / train["path"].iloc[int(i)] for i in sorted(chosen)]
 
 
 def folder_images(folder: Path, limit: int, seed: int = 0) -> list[Path]:

@@ -60,14 +60,23 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 
-def _add_data_dir(parser: argparse.ArgumentParser) -> None:
+def _add_data_dir(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    if several:
+        parser.add_argument(
+            "data_dir",
+            metavar="DATA_DIR",
+            type=Path,
+            nargs="+",
+            help="Kaggle-layout or folder-per-artist folders, read as one (an artist named in two is one artist)",
+        )
+        return
     parser.add_argument(
         "data_dir", metavar="DATA_DIR", type=Path, help="Kaggle-layout or folder-per-artist folder"
     )
 
 
-def _add_pairs_options(parser: argparse.ArgumentParser) -> None:
-    _add_data_dir(parser)
+def _add_pairs_options(parser: argparse.ArgumentParser, *, several: bool = False) -> None:
+    _add_data_dir(parser, several=several)
     parser.add_argument(
         "--pairs", type=Path, default=None, help="pairs CSV (index,image1,image2) to score instead"
     )
@@ -147,7 +156,7 @@ def get_parser() -> argparse.ArgumentParser:
         "(with causes), artists, and paintings per artist.",
         formatter_class=_HelpFormatter,
     )
-    _add_data_dir(scan)
+    _add_data_dir(scan, several=True)
     scan.add_argument("--no-decode", action="store_true", help="only check presence; do not decode images")
     _add_thread_workers(scan, "decoding threads")
     _add_output_options(scan)
@@ -198,7 +207,14 @@ def get_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "model", metavar="MODEL", type=Path, help="a trainer checkpoint (best.pt) or an exported .onnx model"
     )
-    _add_pairs_options(evaluate)
+    _add_pairs_options(evaluate, several=True)
+    evaluate.add_argument(
+        "--artists",
+        metavar="FILE",
+        type=Path,
+        default=None,
+        help="score only pairs of the artists in FILE (one a line), e.g. a fold held out with train --exclude-artists",
+    )
     evaluate.add_argument("--roc", type=Path, default=None, help="write the ROC curve PNG here")
     evaluate.add_argument(
         "--no-baseline",
@@ -228,12 +244,30 @@ def _lazy(module: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         import importlib
 
+        from painter_match.errors import UsageError
+
         handler: Callable[[argparse.Namespace], int] = importlib.import_module(
             f"painter_match.commands.{module}"
         ).run
-        return handler(args)
+        try:
+            return handler(args)
+        except UsageError as err:  # options the parser could not judge without the model
+            print(f"{PROG} {module}: error: {err}", file=sys.stderr)
+            return 2
 
     return run
+
+
+# --views: more crops than this add nothing a grid of 8 x 8 does not already see, and each one
+# costs a full model row (1000 asked onnxruntime for 37 GB).
+MAX_CROPS = 64
+
+
+def _crops(text: str) -> int:
+    value = _non_negative_int(text)
+    if value > MAX_CROPS:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_CROPS}, got {value}")
+    return value
 
 
 def _add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) -> None:
@@ -257,6 +291,14 @@ def _add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) 
         default=None,
         help="onnxruntime threads (default: half the cores; the decode threads use the rest)",
     )
+    group.add_argument(
+        "--max-pixels",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="largest image to decode, in pixels after JPEG reduction (default: 300 million); larger ones "
+        "are skipped as unreadable. Each decode thread holds about 4 bytes a pixel",
+    )
     if encode:
         group.add_argument(
             "--workers",
@@ -267,10 +309,10 @@ def _add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) 
         group.add_argument("--batch-size", type=_positive_int, default=32, help="images per model call")
         group.add_argument(
             "--views",
-            type=_non_negative_int,
+            type=_crops,
             default=None,
             metavar="CROPS",
-            help="crops averaged with the whole painting (default: the model's own choice)",
+            help=f"crops averaged with the whole painting, 0 to {MAX_CROPS} (default: the model's own choice)",
         )
 
 
@@ -310,6 +352,9 @@ def _add_inference_parsers(commands: argparse._SubParsersAction) -> None:
     )
     score.add_argument("pairs", metavar="PAIRS_CSV", type=Path, help="index,image1,image2")
     score.add_argument("-o", "--output", type=Path, required=True, help="submission CSV to write")
+    score.add_argument(
+        "--force", action="store_true", help="replace OUTPUT if it exists (never one of the run's inputs)"
+    )
     source = score.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", type=Path, help="folder the image names are relative to")
     source.add_argument("--embeddings", type=Path, help="embeddings file from `painter-match embed`")
@@ -379,7 +424,7 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         formatter_class=_HelpFormatter,
     )
     _remember_explicit_options(train)
-    _add_data_dir(train)
+    _add_data_dir(train, several=True)
     train.add_argument(
         "-o", "--out", dest="out_dir", metavar="RUN_DIR", type=Path, required=True, help="run folder"
     )
@@ -485,6 +530,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     )
     data.add_argument("--max-per-artist", type=_positive_int, default=None, help="cap paintings per artist")
     data.add_argument(
+        "--exclude-artists",
+        metavar="FILE",
+        default=None,
+        help="artists (one a line) kept out of training and validation, to evaluate them as unseen later",
+    )
+    data.add_argument(
         "--augment",
         default=",".join(d.augment),
         help="comma list from crop,flip,affine,color,grey,perspective,blur, or none",
@@ -580,20 +631,35 @@ def _run_synth(args: argparse.Namespace) -> int:
 
 def _run_scan(args: argparse.Namespace) -> int:
     from painter_match.progress import progress_bar
-    from painter_match.scan import format_report, scan
+    from painter_match.scan import combined_artists, format_report, scan
 
-    with progress_bar("checking images", quiet=args.quiet, unit="images") as bar:
-        report = scan(
-            args.data_dir,
-            decode=not args.no_decode,
-            workers=args.workers,
-            advance=bar.advance,
-            on_total=bar.set_total,
-        )
+    reports = []
+    for folder in args.data_dir:
+        with progress_bar(f"checking {folder}", quiet=args.quiet, unit="images") as bar:
+            reports.append(
+                scan(
+                    folder,
+                    decode=not args.no_decode,
+                    workers=args.workers,
+                    advance=bar.advance,
+                    on_total=bar.set_total,
+                )
+            )
+    combined = combined_artists(args.data_dir) if len(reports) > 1 else {}
     if args.json:
-        _print_json(report.to_dict())
+        # One folder keeps the report it always had; several give one report each and the total.
+        _print_json(
+            reports[0].to_dict()
+            if len(reports) == 1
+            else {"folders": [r.to_dict() for r in reports], **combined}
+        )
     else:
-        print(format_report(report))
+        print("\n\n".join(format_report(report) for report in reports))
+        if len(reports) > 1:
+            print(
+                f"\n{len(reports)} folders read together: {combined['artists']:,} artists, "
+                f"{combined['shared_artists']:,} of them in more than one folder (one artist each)"
+            )
     return 0
 
 
@@ -666,9 +732,12 @@ def _import_training(module: str) -> object:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     evaluation = _import_training("painter_match.train.evaluate")
+    from painter_match.kaggle import read_artist_list
+
     report = evaluation.evaluate(  # type: ignore[attr-defined]
         args.model,
         args.data_dir,
+        artists=read_artist_list(args.artists) if args.artists else None,
         pairs_file=args.pairs,
         solution_file=args.solution,
         max_per_artist=args.max_per_artist,
@@ -736,8 +805,10 @@ def _run_train(args: argparse.Namespace) -> int:
         raise PainterMatchError(f"--augment: {err}") from None
     from painter_match.train.config import apply_preset, check_model_options
 
+    folders = [str(folder) for folder in args.data_dir]
     values = dict(
-        data_dir=str(args.data_dir),
+        data_dir=folders[0],
+        data_dirs=tuple(folders) if len(folders) > 1 else (),
         out_dir=str(args.out_dir),
         backbone=args.backbone,
         pretrained=args.pretrained,
@@ -760,6 +831,7 @@ def _run_train(args: argparse.Namespace) -> int:
         val_pairs=args.val_pairs,
         min_paintings=args.min_paintings,
         max_per_artist=args.max_per_artist,
+        exclude_artists=args.exclude_artists,
         augment=augment,
         patience=args.patience,
         workers=args.workers,

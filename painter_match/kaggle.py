@@ -15,9 +15,13 @@ files (``submission_info.csv``, ``solution.csv``) with checks that name the bad 
 
 from __future__ import annotations
 
+import os
+import re
+import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -31,8 +35,10 @@ SUBMISSION_INFO = "submission_info.csv"
 SOLUTION = "solution.csv"
 FOLDER_PER_ARTIST = "folder-per-artist"
 
-Layout = Literal["kaggle", "folders"]
+Layout = Literal["kaggle", "folders", "several"]
 Subset = Literal["all", "train", "test"]
+# One data folder, or several read as one catalogue (`read_catalogue`).
+DataDirs: TypeAlias = "str | Path | Sequence[str | Path]"
 
 _TRUE = {"true", "1", "yes"}
 _FALSE = {"false", "0", "no"}
@@ -43,9 +49,10 @@ class Catalogue:
     """The paintings of one data folder.
 
     Attributes:
-        root: the data folder.
-        layout: ``"kaggle"`` or ``"folders"``.
-        source: the file the list came from, or ``"folder-per-artist"``.
+        root: the data folder; for several folders, the folder that holds them all.
+        layout: ``"kaggle"`` or ``"folders"``; ``"several"`` for several folders read as one.
+        source: the file the list came from, or ``"folder-per-artist"``; for several folders,
+            each folder's source, joined by ``"; "``.
         paintings: one row per painting: ``path`` (POSIX, relative to root), ``artist``,
             ``in_train`` (bool; always True for folder-per-artist).
         ignored: image files that belong to no artist (directly in root of a folder layout).
@@ -82,19 +89,54 @@ def detect_layout(data_dir: str | Path) -> tuple[Layout, str]:
     )
 
 
-def read_catalogue(data_dir: str | Path, *, subset: Subset = "all") -> Catalogue:
-    """List the paintings of a data folder in either layout.
+def data_folders(data_dir: DataDirs) -> list[Path]:
+    """The folders a `DataDirs` value names, in order."""
+    if isinstance(data_dir, (str, Path)):
+        return [Path(data_dir)]
+    return [Path(d) for d in data_dir]
+
+
+# Letters that Unicode does not decompose into a base letter and an accent.
+_UNDECOMPOSED = str.maketrans(
+    {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "đ": "d", "Đ": "D", "ß": "ss", "æ": "ae", "œ": "oe"}
+)
+
+
+def artist_key(name: str) -> str:
+    """The spelling-free identity of an artist's name: ``"Claude Monet"`` and ``claude_monet`` agree.
+
+    Accents, letter case and the separators between words are dropped, so the same painter
+    listed by two sources (a Kaggle CSV's "Pierre-Auguste Renoir", a folder named
+    ``pierre_auguste_renoir``) counts as one artist when their folders are read together.
+    """
+    ascii_name = (
+        unicodedata.normalize("NFKD", name.translate(_UNDECOMPOSED)).encode("ascii", "ignore").decode()
+    )
+    return re.sub(r"[^a-z0-9]+", "_", ascii_name.lower()).strip("_") or name
+
+
+def read_catalogue(data_dir: DataDirs, *, subset: Subset = "all") -> Catalogue:
+    """List the paintings of a data folder in either layout, or of several folders as one.
+
+    Several folders may mix layouts. Their paintings are listed relative to the deepest folder
+    holding them all, and an artist whose name appears in two folders (see `artist_key`) is one
+    artist, spelled as the first folder spells it.
 
     Args:
-        data_dir: a Kaggle-layout or folder-per-artist folder.
+        data_dir: a Kaggle-layout or folder-per-artist folder, or a sequence of them.
         subset: ``"train"`` or ``"test"`` keeps only that part of a Kaggle layout
             (folder-per-artist data counts as training data).
 
     Raises:
         DataError: a missing folder, an unreadable or empty CSV, missing columns, a bad row,
-            duplicate files, or no paintings at all.
+            duplicate files, no paintings at all, or one folder given twice or inside another.
     """
-    root = Path(data_dir)
+    folders = data_folders(data_dir)
+    if not folders:
+        raise DataError("no data folder given")
+    if len(folders) > 1:
+        return _combine([read_catalogue(folder, subset=subset) for folder in folders])
+    root = folders[0]
     layout, source = detect_layout(root)
     ignored: tuple[str, ...] = ()
     if layout == "kaggle":
@@ -114,6 +156,30 @@ def read_catalogue(data_dir: str | Path, *, subset: Subset = "all") -> Catalogue
         where = root / source if layout == "kaggle" else root
         raise DataError(f"{where}: no paintings listed{'' if subset == 'all' else f' in the {subset} set'}")
     return Catalogue(root, layout, source, paintings.reset_index(drop=True), ignored)
+
+
+def _combine(catalogues: list[Catalogue]) -> Catalogue:
+    roots = [c.root.resolve() for c in catalogues]
+    for i, a in enumerate(roots):
+        for j, b in enumerate(roots):
+            if i != j and (a == b or a in b.parents):
+                what = "given twice" if a == b else f"holds {catalogues[j].root}"
+                raise DataError(
+                    f"{catalogues[i].root}: {what}; give each data folder once, none inside another"
+                )
+    top = Path(os.path.commonpath(roots))
+    spelling: dict[str, str] = {}
+    frames, ignored = [], []
+    for catalogue, root in zip(catalogues, roots):
+        prefix = root.relative_to(top).as_posix()
+        frame = catalogue.paintings.copy()
+        frame["path"] = [f"{prefix}/{p}" for p in frame["path"]]
+        frame["artist"] = [spelling.setdefault(artist_key(a), a) for a in frame["artist"]]
+        frames.append(frame)
+        ignored += [f"{prefix}/{p}" for p in catalogue.ignored]
+    paintings = pd.concat(frames, ignore_index=True)
+    source = "; ".join(f"{c.root}: {c.source}" for c in catalogues)
+    return Catalogue(top, "several", source, paintings, tuple(ignored))
 
 
 def read_csv_checked(path: Path, required: tuple[str, ...]) -> pd.DataFrame:
@@ -229,6 +295,32 @@ def _read_artist_folders(root: Path) -> tuple[pd.DataFrame, tuple[str, ...]]:
     frame = pd.DataFrame(listed, columns=["path", "artist"])
     frame["in_train"] = True
     return frame, ignored
+
+
+def read_artist_list(path: str | Path) -> set[str]:
+    """The artists named in a text file, one per line (``#`` starts a comment), as `artist_key`s.
+
+    Raises:
+        DataError: a missing or unreadable file, or one that names no artist.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise DataError(f"{path}: cannot read the artist list ({err.__class__.__name__}: {err})") from None
+    keys = {artist_key(line.split("#", 1)[0].strip()) for line in lines if line.split("#", 1)[0].strip()}
+    if not keys:
+        raise DataError(f"{path}: names no artist; write one artist per line")
+    return keys
+
+
+def select_artists(paintings: pd.DataFrame, artists: set[str], *, keep: bool) -> pd.DataFrame:
+    """The paintings of the given artists (``keep``) or of every other artist (``keep=False``).
+
+    Args:
+        artists: `artist_key` values, as `read_artist_list` gives them.
+    """
+    listed = paintings["artist"].map(artist_key).isin(artists)
+    return paintings[listed if keep else ~listed].reset_index(drop=True)
 
 
 def filter_artists(paintings: pd.DataFrame, min_paintings: int = 2) -> pd.DataFrame:
@@ -357,6 +449,28 @@ def trainable_paintings(
     The trainer and export's checks both call this, so they see the same paintings.
     """
     return cap_per_artist(filter_artists(paintings, min_paintings), max_per_artist, seed=seed)
+
+
+def run_paintings(
+    data_dir: DataDirs,
+    *,
+    exclude_artists: str | Path | None,
+    min_paintings: int,
+    max_per_artist: int | None,
+    seed: int,
+) -> tuple[Catalogue, pd.DataFrame]:
+    """The training catalogue of a run and the paintings it trains and validates on.
+
+    The trainer and export's checks both call this, so they see the same paintings.
+    """
+    catalogue = read_catalogue(data_dir, subset="train")
+    listed = catalogue.paintings
+    if exclude_artists:
+        listed = select_artists(listed, read_artist_list(exclude_artists), keep=False)
+    paintings = trainable_paintings(
+        listed, min_paintings=min_paintings, max_per_artist=max_per_artist, seed=seed
+    )
+    return catalogue, paintings
 
 
 def pair_positions(paintings: pd.DataFrame, n_pairs: int, *, seed: int) -> pd.DataFrame:

@@ -21,10 +21,13 @@ from painter_match.kaggle import (
     ALL_DATA_INFO,
     SOLUTION,
     SUBMISSION_INFO,
+    DataDirs,
     cap_per_artist,
+    data_folders,
     read_catalogue,
     read_solution,
     read_submission_info,
+    select_artists,
 )
 
 
@@ -81,21 +84,45 @@ def kaggle_test_pairs(root: Path, pairs_file: Path, solution_file: Path) -> Labe
 
 
 def labelled_pairs(
-    data_dir: Path,
+    data_dir: DataDirs,
     *,
     pairs_file: Path | None,
     solution_file: Path | None,
     max_per_artist: int | None,
     seed: int,
+    artists: set[str] | None = None,
 ) -> LabelledPairs:
-    """Choose the pairs: an explicit pairs file, the folder's Kaggle test pairs, or all capped pairs."""
+    """Choose the pairs: an explicit pairs file, the folder's Kaggle test pairs, or all capped pairs.
+
+    Several folders are read as one catalogue (`read_catalogue`) and always give all capped pairs;
+    ``artists`` (`artist_key` values) restricts all-pairs scoring to those artists.
+    """
+    folders = data_folders(data_dir)
+    single = folders[0] if len(folders) == 1 else None
     if pairs_file is not None:
         if solution_file is None:
             raise DataError(f"{pairs_file}: evaluating a pairs file needs its ground truth: pass --solution")
-        return kaggle_test_pairs(data_dir, pairs_file, solution_file)
-    if (data_dir / SUBMISSION_INFO).is_file() and (data_dir / SOLUTION).is_file():
-        return kaggle_test_pairs(data_dir, data_dir / SUBMISSION_INFO, data_dir / SOLUTION)
-    catalogue = read_catalogue(data_dir)
-    paintings = cap_per_artist(catalogue.paintings, max_per_artist, seed=seed)
+        if single is None:
+            raise DataError(
+                f"{pairs_file}: a pairs file names images of one data folder; give only that folder"
+            )
+        return kaggle_test_pairs(single, pairs_file, solution_file)
+    if (
+        single is not None
+        and artists is None
+        and (single / SUBMISSION_INFO).is_file()
+        and (single / SOLUTION).is_file()
+    ):
+        return kaggle_test_pairs(single, single / SUBMISSION_INFO, single / SOLUTION)
+    catalogue = read_catalogue(folders)
+    paintings = catalogue.paintings
+    if artists is not None:
+        paintings = select_artists(paintings, artists, keep=True)
+        if paintings["artist"].nunique() < 2:
+            raise DataError(
+                f"{', '.join(map(str, folders))}: {paintings['artist'].nunique()} of the listed artists found; "
+                "all-pairs scoring needs two or more"
+            )
+    paintings = cap_per_artist(paintings, max_per_artist, seed=seed)
     cap = f", at most {max_per_artist} per artist" if max_per_artist else ""
-    return all_pairs_of(data_dir, paintings, f"all pairs of {len(paintings):,} paintings{cap}")
+    return all_pairs_of(catalogue.root, paintings, f"all pairs of {len(paintings):,} paintings{cap}")

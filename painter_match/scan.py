@@ -9,7 +9,7 @@ same-artist pair.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,7 +19,7 @@ import pandas as pd
 
 from painter_match.errors import ImageLoadError
 from painter_match.images import is_image_name, load_image
-from painter_match.kaggle import read_catalogue
+from painter_match.kaggle import artist_key, read_catalogue
 
 # Decoding at a small size checks the whole compressed stream (a truncated file still fails)
 # while JPEG draft mode keeps a 100-megapixel painting cheap.
@@ -119,6 +119,17 @@ def scan(
         unlisted=len(on_disk - listed_paths),
         ignored_files=list(catalogue.ignored),
     )
+
+
+def combined_artists(data_dirs: Sequence[str | Path]) -> dict[str, int]:
+    """Artists of several folders read together: how many in all, and how many in more than one.
+
+    An artist is identified across folders as training identifies them (`artist_key`).
+    """
+    per_folder = [{artist_key(a) for a in read_catalogue(folder).paintings["artist"]} for folder in data_dirs]
+    everyone = set().union(*per_folder)
+    shared = sum(1 for key in everyone if sum(key in folder for folder in per_folder) > 1)
+    return {"artists": len(everyone), "shared_artists": shared}
 
 
 def _files_on_disk(root: Path, layout: str, paintings: pd.DataFrame) -> set[str]:

@@ -130,13 +130,18 @@ class TrainConfig:
     global view plus that many grid crops at that scale; see `painter_match.model.Views`): the
     checkpoint stores them as ``config["views"]``, where export reads them into the model's
     metadata; with ``crop`` augmentation and a frozen backbone, the head also trains on those
-    crops. ``feature_cache`` is a folder where frozen-backbone features are kept between runs
+    crops. ``data_dirs`` lists every training folder when there are several (read as one
+    catalogue, `painter_match.kaggle.read_catalogue`); ``data_dir`` is then the first of them.
+    ``exclude_artists`` names a file of artists (one a line) kept out of training and validation
+    altogether, so that they can be evaluated as never-seen artists (cross-validation folds).
+    ``feature_cache`` is a folder where frozen-backbone features are kept between runs
     (see `painter_match.train.feature_cache`); ``preset`` records which preset filled in the
     defaults.
     """
 
     data_dir: str
     out_dir: str
+    data_dirs: tuple[str, ...] = ()
     backbone: str = "compact"
     pretrained: bool = False
     features: str = "auto"
@@ -158,6 +163,7 @@ class TrainConfig:
     val_pairs: int = 3000
     min_paintings: int = 2
     max_per_artist: int | None = None
+    exclude_artists: str | None = None
     augment: tuple[str, ...] = DEFAULT_AUGMENT
     patience: int = 10
     workers: int = 2
@@ -178,6 +184,10 @@ class TrainConfig:
         if self.view_crop_scale < 1.0:
             raise ValueError(f"view_crop_scale must be at least 1, got {self.view_crop_scale}")
 
+    def folders(self) -> list[str]:
+        """Every training folder, in the order given."""
+        return list(self.data_dirs) or [self.data_dir]
+
     def views(self) -> dict[str, Any]:
         """The view policy as `painter_match.model.Views` takes it (export reads this mapping)."""
         return {"crops": int(self.view_crops), "crop_scale": float(self.view_crop_scale)}
@@ -185,6 +195,7 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["augment"] = list(self.augment)
+        data["data_dirs"] = list(self.data_dirs)
         data["views"] = self.views()
         return data
 
@@ -193,6 +204,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         values["augment"] = tuple(values.get("augment", DEFAULT_AUGMENT))
+        values["data_dirs"] = tuple(values.get("data_dirs", ()))
         return cls(**values)
 
 

@@ -23,6 +23,7 @@ import torch
 from painter_match.baseline_eval import histogram_embeddings, histogram_scores
 from painter_match.calibration import Calibration
 from painter_match.errors import DataError, PainterMatchError
+from painter_match.kaggle import DataDirs
 from painter_match.labelled_pairs import LabelledPairs, labelled_pairs
 from painter_match.metrics import confusion_at, roc_auc, roc_curve
 from painter_match.model import Views
@@ -178,8 +179,9 @@ def _plot_roc(labels: np.ndarray, scores: np.ndarray, auc: float, path: Path) ->
 
 def evaluate(
     checkpoint: str | Path,
-    data_dir: str | Path,
+    data_dir: DataDirs,
     *,
+    artists: set[str] | None = None,
     pairs_file: Path | None = None,
     solution_file: Path | None = None,
     max_per_artist: int | None = 60,
@@ -193,7 +195,8 @@ def evaluate(
 
     Args:
         checkpoint: a trainer checkpoint, or an exported ``.onnx`` model.
-        data_dir: the labelled data folder.
+        data_dir: the labelled data folder, or several read as one.
+        artists: score only pairs of these artists (`artist_key` values; all-pairs scoring).
         pairs_file, solution_file: explicit pairs and their ground truth.
         max_per_artist: the cap on paintings per artist for all-pairs evaluation.
         roc_png: where to write the ROC curve, if anywhere.
@@ -204,11 +207,12 @@ def evaluate(
             is always evaluated on the global view alone (what validation measures).
     """
     pairs = labelled_pairs(
-        Path(data_dir),
+        data_dir,
         pairs_file=pairs_file,
         solution_file=solution_file,
         max_per_artist=max_per_artist,
         seed=seed,
+        artists=artists,
     )
     used_views: Views | None = None
     if Path(checkpoint).suffix.lower() == ".onnx":

@@ -23,8 +23,10 @@ and modification time), and any later run reuses the rows of the files it needs.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,6 +85,63 @@ def all_tap_statistics(lite: LiteFeatures, images: torch.Tensor) -> torch.Tensor
     """Channel mean and std of every tap, concatenated in `TAPS` order: [N, 3, H, W] -> [N, D_all]."""
     maps = lite.net.forward_taps(images, TAPS)
     return torch.cat([channel_statistics(m) for m in maps], dim=1)
+
+
+class _AllTaps(torch.nn.Module):
+    """`all_tap_statistics` as a module, so that it can be handed to ONNX Runtime."""
+
+    def __init__(self, lite: LiteFeatures) -> None:
+        super().__init__()
+        self.lite = lite
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return all_tap_statistics(self.lite, images)
+
+
+class _OnnxTaps:
+    """The frozen backbone's statistics on ONNX Runtime: on a CPU about six times eager PyTorch.
+
+    Measured on this project's 2-core machine, EfficientNet-Lite0's every-tap statistics ran at
+    36 (128 px) and 13 (224 px) images/s in eager PyTorch and at 208 and 94 in ONNX Runtime, with
+    the same numbers to 3e-5 (values up to 25). The graph is traced once per cache build.
+    """
+
+    def __init__(self, lite: LiteFeatures, input_size: int) -> None:
+        import onnxruntime as ort
+
+        buffer = io.BytesIO()
+        example = torch.zeros(2, 3, input_size, input_size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes on the SAME padding arithmetic
+            torch.onnx.export(
+                _AllTaps(lite).eval(),
+                (example,),
+                buffer,  # type: ignore[arg-type]  # the TorchScript exporter writes to file objects too
+                input_names=["images"],
+                output_names=["statistics"],
+                dynamic_axes={"images": {0: "batch"}, "statistics": {0: "batch"}},
+                dynamo=False,
+            )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = torch.get_num_threads()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(buffer.getvalue(), options, providers=["CPUExecutionProvider"])
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        (out,) = self.session.run(None, {"images": images.numpy()})
+        return torch.from_numpy(out)
+
+
+def _statistics_runner(
+    lite: LiteFeatures, input_size: int, device: torch.device
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """ONNX Runtime on a CPU, where it is several times faster; PyTorch on a GPU (or if export fails)."""
+    if device.type == "cpu":
+        try:
+            return _OnnxTaps(lite, input_size)
+        except Exception as err:  # noqa: BLE001 - an exporter gap only costs speed, so say it and go on
+            warnings.warn(f"feature cache: ONNX Runtime unavailable ({err}); using PyTorch", stacklevel=2)
+    return lambda images: all_tap_statistics(lite, images)
 
 
 def _views_of(path: Path, input_size: int, names: Sequence[str], views: Views) -> np.ndarray:
@@ -247,6 +306,7 @@ def _compute(
     was_training = encoder.training
     encoder.eval()
     mean, std = encoder.mean.to(device), encoder.std.to(device)
+    run = _statistics_runner(lite, encoder.input_size, device) if paths else None
     try:
         for start in range(0, len(paths), batch_size):
             rows, stacks = [], []
@@ -260,7 +320,9 @@ def _compute(
                 pixels = torch.from_numpy(np.concatenate(stacks)).to(device)
                 images = pixels.permute(0, 3, 1, 2).float().div_(255.0)
                 # The encoder's own normalisation, as in `Encoder.features`.
-                out = all_tap_statistics(lite, (images - mean) / std).float().cpu().numpy()
+                assert run is not None
+                with torch.no_grad():
+                    out = run((images - mean) / std).float().cpu().numpy()
                 statistics[rows] = out.reshape(len(rows), len(names), width)
                 readable[rows] = True
             if advance:

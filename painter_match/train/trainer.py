@@ -34,7 +34,7 @@ from torch.utils.data import DataLoader
 
 from painter_match.calibration import Calibration, fit_calibration
 from painter_match.errors import DataError, PainterMatchError
-from painter_match.kaggle import pair_positions, read_catalogue, split_by_artist, trainable_paintings
+from painter_match.kaggle import pair_positions, run_paintings, split_by_artist
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import Encoder, build_encoder, encoder_config, freeze_backbone
@@ -220,16 +220,16 @@ class _Data:
 
 
 def _prepare_data(config: TrainConfig) -> _Data:
-    catalogue = read_catalogue(config.data_dir, subset="train")
-    paintings = trainable_paintings(
-        catalogue.paintings,
+    catalogue, paintings = run_paintings(
+        config.folders(),
+        exclude_artists=config.exclude_artists,
         min_paintings=config.min_paintings,
         max_per_artist=config.max_per_artist,
         seed=config.seed,
     )
     if paintings["artist"].nunique() < 3:
         raise DataError(
-            f"{config.data_dir}: training needs at least 3 artists with {config.min_paintings}+ paintings "
+            f"{', '.join(config.folders())}: training needs at least 3 artists with {config.min_paintings}+ paintings "
             f"(2 to train on, 1 to validate); found {paintings['artist'].nunique()}"
         )
     split = split_by_artist(paintings, val_fraction=config.val_fraction, seed=config.seed)
@@ -400,7 +400,7 @@ def train(
         state = load_checkpoint(out_dir / LAST)
         saved = TrainConfig.from_dict(state["config"])
         saved.epochs, saved.workers, saved.patience = config.epochs, config.workers, config.patience
-        saved.data_dir, saved.out_dir = config.data_dir, config.out_dir
+        saved.data_dir, saved.data_dirs, saved.out_dir = config.data_dir, config.data_dirs, config.out_dir
         config = saved
     elif (out_dir / LAST).exists():
         raise PainterMatchError(
