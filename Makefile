@@ -63,7 +63,7 @@ EXPORT_ARGS ?=
 .PHONY: export
 export: install  ## latest run's best.pt -> verified models/painter-match.onnx (CHECKPOINT=..., EXPORT_ARGS=--int8)
 	@test -n "$(CHECKPOINT)" || { echo "make export: no runs/*/best.pt found; run 'make train' first or pass CHECKPOINT=path/to/best.pt" >&2; exit 1; }
-	$(BIN)/python -m export $(CHECKPOINT) -o $(MODEL) $(EXPORT_ARGS)
+	$(BIN)/python -m export $(CHECKPOINT) -o $(MODEL) --force $(EXPORT_ARGS)
 
 demo: install  ## the main job from a fresh clone: synth -> scan -> train -> export -> embed -> score (AUC)
 	@echo "== 1/6 synth: synthetic painters in the Kaggle layout -> $(DATA)"
@@ -74,7 +74,7 @@ demo: install  ## the main job from a fresh clone: synth -> scan -> train -> exp
 	rm -rf $(RUN)
 	$(BIN)/painter-match train $(DATA) -o $(RUN) $(TRAIN_ARGS)
 	@echo "== 4/6 export: $(RUN)/best.pt -> $(MODEL)"
-	$(BIN)/python -m export $(RUN)/best.pt -o $(MODEL)
+	$(BIN)/python -m export $(RUN)/best.pt -o $(MODEL) --force
 	@echo "== 5/6 embed: every test painting with ONNX Runtime (no torch)"
 	$(BIN)/painter-match embed $(DATA)/test -o $(RUN)/test-embeddings.npz -m $(MODEL) --force
 	@echo "== 6/6 score: the Kaggle pairs file -> $(RUN)/submission.csv, and its AUC against solution.csv"
@@ -99,7 +99,7 @@ real-model: install  ## train --preset real on $(REAL_DATA) if present, export $
 	rm -rf $(REAL_RUN); \
 	$(BIN)/painter-match train $(REAL_DATA) -o $(REAL_RUN) --preset real --feature-cache runs/feature-cache --quiet $(REAL_TRAIN_ARGS); \
 	echo "== 2/3 export $(REAL_RUN)/best.pt -> $(REAL_MODEL)"; \
-	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(REAL_MODEL); \
+	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(REAL_MODEL) --force; \
 	echo "== 3/3 evaluate $(REAL_RUN)/best.pt on $(REAL_DATA): all pairs, at most 60 paintings per artist; unseen = its validation artists"; \
 	$(BIN)/painter-match evaluate $(REAL_RUN)/best.pt $(REAL_DATA) --quiet; \
 	echo "make real-model: done in $$(( $$(date +%s) - start ))s"

@@ -7,14 +7,13 @@ proves the result before it is moved into place: ``onnx.checker``, the contract 
 and 7 (`export.parity`). The int8 and fp16 variants are made from the checked fp32 model
 (`export.variants`), and what each costs in validation AUC is measured on the checkpoint's own
 validation pairs (`export.auc`) and stored in the model. All work happens in a temporary folder
-beside the target, so a failed export never leaves a file, whole or broken, at the target path.
+beside the target (`painter_match.atomic.scratch_folder`, removed by the next export of the same
+target if this one is killed), so a failed export never leaves a file, whole or broken, at the
+target path.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -30,6 +29,7 @@ from export.data import ValidationPairs, folder_images, load_images, training_im
 from export.graph import OPSET, check, export_onnx
 from export.parity import FP32_TOLERANCE, PARITY_BATCHES, compare
 from export.variants import convert_fp16, quantize_int8
+from painter_match import atomic
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.model import VARIANTS, LoadedModel, open_model
 from painter_match.train.evaluate import load_model
@@ -141,7 +141,8 @@ def export_model(
 
     Args:
         checkpoint: a trainer checkpoint (``best.pt``).
-        out: the ``.onnx`` file to write; replaced only once every check has passed.
+        out: the ``.onnx`` file to write; replaced only once every check has passed (never the
+            checkpoint itself).
         variant: ``fp32``, ``int8`` (CPU) or ``fp16`` (GPU).
         data_dir: the folder the model was trained on; None means the one the checkpoint records.
             Its validation artists give the parity images, the pairs a variant's AUC is measured
@@ -162,20 +163,20 @@ def export_model(
         CheckpointError: a missing or unreadable checkpoint, or one without what the contract needs.
         DataError: data folders that are missing or unusable.
         ExportError: a failed check (checker, parity, contract); nothing is written at ``out``.
+        OutputError: ``out`` is the checkpoint or a folder, or the disk refuses it.
     """
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     started = time.perf_counter()
     checkpoint, out = Path(checkpoint), Path(out)
+    atomic.check_output(out, force=True, inputs=[("checkpoint", checkpoint)], make_folder=True)
     encoder, state = load_model(checkpoint)
     info = metadata.model_info(state, source=str(checkpoint))
     size = info.input_size
     data = _data_dir(state, data_dir)
     pixels = _parity_pixels(state, data, Path(parity_data) if parity_data else None, size, quiet)
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
+    with atomic.scratch_folder(out) as scratch:
         _say(log, f"exporting {checkpoint} ({info.backbone}, {size} px, opset {opset})")
         fp32_path = scratch / "fp32.onnx"
         fp32 = _write(export_onnx(encoder, fp32_path, opset=opset), info, fp32_path)
@@ -206,9 +207,7 @@ def export_model(
             )
             report.variant_parity = compare(encoder, open_model(final, provider="cpu").run, pixels).to_dict()
         report.size_bytes = final.stat().st_size
-        os.replace(final, out)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        atomic.publish(final, out)
     report.seconds = time.perf_counter() - started
     _say(log, f"wrote {out} ({report.size_bytes / 1e6:.1f} MB, {variant})")
     return report

@@ -1,7 +1,8 @@
 """``python -m export CHECKPOINT -o OUT.onnx [--int8 | --fp16]``: the command line over `export_model`.
 
-Known failures (a bad checkpoint, missing data, a failed check) print one line and exit 1;
-usage errors exit 2, Ctrl-C 130; anything else is a bug and keeps its traceback.
+Known failures (a bad checkpoint, missing data, a failed check, an existing output without
+``--force``, an output that is the checkpoint) print one line and exit 1; usage errors exit 2,
+Ctrl-C 130; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from painter_match.errors import PainterMatchError
 from painter_match.model import DEFAULT_MODEL_PATH
@@ -27,6 +29,9 @@ def get_parser() -> argparse.ArgumentParser:
         "--output",
         default=str(DEFAULT_MODEL_PATH),
         help="the .onnx file to write (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="replace the output if it exists (never the checkpoint)"
     )
     kind = parser.add_mutually_exclusive_group()
     kind.add_argument(
@@ -76,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(line, file=sys.stderr)
 
     try:
+        from painter_match.atomic import check_output
+
+        # Before the checkpoint is read: an existing model is replaced only when asked.
+        check_output(
+            Path(args.output), force=args.force, inputs=[("checkpoint", args.checkpoint)], make_folder=True
+        )
         from export import export_model
         from export.graph import OPSET
 

@@ -4,9 +4,10 @@ One ``.npz`` (no pickles) holding ``paths`` (POSIX paths relative to ``root``), 
 (float32 ``[N, D]``, unit length), ``root`` (the folder that was embedded, absolute) and
 ``model`` (JSON: the model's metadata, its identity and the view policy used). The identity
 travels with the vectors so that embeddings of two models are never mixed: a resumed run, or
-``score``/``similar`` with a model, refuses a file another model wrote. Files are written to a
-temporary name beside the target and renamed into place, so a reader never sees half a file.
-The error list of a run (``OUT.errors.csv``: path,cause) is written the same way.
+``score``/``similar`` with a model, refuses a file another model wrote. Files are written through
+`painter_match.atomic` (a temporary name beside the target, renamed into place), so a reader
+never sees half a file; the error list of a run (``OUT.errors.csv``: path,cause) is written the
+same way.
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from painter_match import atomic
 from painter_match.errors import DataError
 from painter_match.model import ModelInfo, Views
 
@@ -122,10 +122,8 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> Path:
         "root": np.asarray(embeddings.root),
     }
 
-    def write(handle: Any) -> None:
+    with atomic.atomic_file(path) as handle:
         np.savez(handle, **arrays)
-
-    _atomic_write(path, write)
     return path
 
 
@@ -170,12 +168,7 @@ def write_errors(path: str | Path, rows: Iterable[tuple[str, str]]) -> Path:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["path", "cause"])
     writer.writerows(rows)
-    data = buffer.getvalue().encode("utf-8")
-
-    def write(handle: Any) -> None:
-        handle.write(data)
-
-    return _atomic_write(Path(path), write)
+    return atomic.write_bytes(path, buffer.getvalue().encode("utf-8"))
 
 
 def merge(
@@ -194,23 +187,3 @@ def merge(
     dim = source.info.embedding_dim
     vectors = np.stack([rows[p] for p in kept]) if kept else np.empty((0, dim), dtype=np.float32)
     return Embeddings(paths=kept, vectors=vectors.astype(np.float32, copy=False), source=source, root=root)
-
-
-def _atomic_write(path: Path, write: Any) -> Path:
-    """Run ``write(handle)`` on a temporary file beside ``path``, flush it to disk, rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        # mkstemp makes the file private (0600); give the output the permissions open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.fchmod(fd, 0o666 & ~umask)
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

@@ -28,3 +28,13 @@ class ImageLoadError(PainterMatchError):
 
 class DataError(PainterMatchError):
     """A data folder or CSV that does not have the layout or the values painter-match needs."""
+
+
+class OutputError(PainterMatchError):
+    """An output that cannot or must not be written: it exists, it is one of the run's inputs, or
+    the disk refuses it (full, read-only, no permission). Nothing was replaced."""
+
+
+class UsageError(PainterMatchError):
+    """Options that cannot work together on this model or machine, found once the model is open:
+    a usage error (exit 2), said in one line, like the ones the argument parser finds itself."""

@@ -7,7 +7,8 @@ only the few thousand distinct names of a block are looked up, never 21.9 millio
 scores each pair as the dot product of two L2-normalised embeddings turned into a probability
 by the model's :class:`~painter_match.calibration.Calibration`, and writes each block straight
 out, so memory follows the block size rather than the file. The output goes to a temporary
-file beside the target and is renamed into place only when every row has been written.
+file beside the target (`painter_match.atomic`) and is renamed into place only when every row has
+been written.
 
 Every row is checked on the way: the columns, integer and unique indices (one bit per index
 value), and image names that stay inside the images folder. :func:`unique_images` runs the
@@ -20,14 +21,12 @@ from __future__ import annotations
 import csv
 import io
 import os
-import secrets
 import time
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -35,6 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
+from painter_match import atomic
 from painter_match.calibration import Calibration
 from painter_match.errors import DataError
 from painter_match.images import resolve_inside
@@ -210,6 +210,7 @@ def score_pairs(
             non-integer, negative or repeated index, an image name that leaves the images
             folder, or (with ``missing="error"``) an image without an embedding; or a
             solution that does not match the pairs.
+        OutputError: the output cannot be written (a folder, a missing folder, a full disk).
         ValueError: for inconsistent arguments (names vs vectors, a bad policy).
     """
     started = time.perf_counter()
@@ -232,7 +233,7 @@ def score_pairs(
     # thread), this thread scores, and a thread formats and writes the previous block; each
     # hand-over holds one block, so memory stays a few blocks however long the file is.
     with (
-        _atomic_output(target) as out,
+        atomic.atomic_file(target) as out,
         progress_bar("Scoring pairs", _file_size(path), quiet=quiet, unit="bytes") as bar,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="painter-match-pairs") as pool,
     ):
@@ -829,29 +830,3 @@ def _roc_auc_lean(labels: np.ndarray, scores: np.ndarray) -> float:
         below_or_tied = np.searchsorted(negative, chunk, side="right")
         twice_u += int(below.sum()) + int(below_or_tied.sum())
     return twice_u / (2 * len(positive) * len(negative))
-
-
-@contextmanager
-def _atomic_output(target: Path) -> Iterator[BinaryIO]:
-    """A new file beside ``target`` that replaces it only if the block finishes without error."""
-    if target.is_dir():
-        raise DataError(f"{target}: is a folder; expected an output file name")
-    if not target.parent.is_dir():
-        raise DataError(f"{target.parent}: no such folder for the output file")
-    while True:
-        temporary = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-        try:
-            # O_EXCL: never reuse a stranger's file; mode 0o666 lets the umask decide, as open() would.
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            break
-        except FileExistsError:
-            continue
-    try:
-        with open(descriptor, "wb") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

@@ -472,7 +472,8 @@ def test_score_from_embeddings_matches_images(
     b = np.array([float(r["sameArtist"]) for r in _read_submission(from_file)])
     np.testing.assert_allclose(a, b, atol=1e-4)
     code, _, err = _run(
-        ["score", pairs, "-o", str(from_file), "--embeddings", str(emb), "-m", str(models["b"])], capsys
+        ["score", pairs, "-o", str(from_file), "--embeddings", str(emb), "-m", str(models["b"]), "--force"],
+        capsys,
     )
     assert code == 1 and "made by model" in _one_line_error(err)
 
@@ -548,9 +549,9 @@ def test_score_missing_image_fill_or_error(
     assert float(rows[1]["sameArtist"]) == pytest.approx(0.5) and float(
         rows[2]["sameArtist"]
     ) == pytest.approx(0.5)
-    code, _, err = _run([*argv, "--missing", "error"], capsys)
+    code, _, err = _run([*argv, "--missing", "error", "--force"], capsys)
     assert code == 1 and "gone.jpg" in _one_line_error(err) and "--missing fill" in err
-    code, _, err = _run([*argv, "--fill-value", "0.25", "-q"], capsys)
+    code, _, err = _run([*argv, "--fill-value", "0.25", "-q", "--force"], capsys)
     assert code == 0 and float(_read_submission(out)[1]["sameArtist"]) == pytest.approx(0.25)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from painter_match.atomic import TEMP_TAG
 from painter_match.calibration import Calibration
-from painter_match.errors import DataError
+from painter_match.errors import DataError, OutputError
 from painter_match.metrics import roc_auc
 from painter_match.pairs import (
     ScoreSummary,
@@ -75,7 +76,7 @@ def _score(pairs: Path, out: Path, **kwargs: object) -> ScoreSummary:
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
+    return sorted(p.name for p in folder.iterdir() if TEMP_TAG in p.name or p.name.endswith(".tmp"))
 
 
 # --- output -------------------------------------------------------------------------------
@@ -256,7 +257,7 @@ def test_bad_arguments(tmp_path: Path) -> None:
         _score(pairs, tmp_path / "out.csv", names=NAMES[:-1] + NAMES[:1])
     with pytest.raises(ValueError, match="missing must be"):
         _score(pairs, tmp_path / "out.csv", missing="skip")
-    with pytest.raises(DataError, match="no such folder"):
+    with pytest.raises(OutputError, match="absent does not exist"):
         _score(pairs, tmp_path / "absent" / "out.csv")
 
 

@@ -1,11 +1,17 @@
-"""What the inference commands share: opening the model once, saying where it runs, printing results."""
+"""What the inference commands share: opening the model once, saying where it runs, stopping
+cleanly on SIGTERM, printing results."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from painter_match.encoder import Encoder
 from painter_match.model import LoadedModel, Views, open_model
@@ -72,3 +78,26 @@ def model_record(model: LoadedModel) -> dict[str, object]:
         "backbone": model.info.backbone,
         "variant": model.info.variant,
     }
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Let `kill` (SIGTERM) stop the run the way Ctrl-C does, so it cleans up and says so (exit 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def interrupted(note: str) -> int:
+    """Say, in one line that is printed even with --json or --quiet, what an interruption left; 130."""
+    print(f"{PROG}: interrupted; {note}", file=sys.stderr, flush=True)
+    return 130

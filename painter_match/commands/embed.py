@@ -11,24 +11,29 @@ Semantics of an existing output or partial file:
 * ``--force``: start over; the old files are replaced when the new run finishes.
 
 Unreadable images are skipped and listed in ``OUT.errors.csv`` (``--strict``: the first one stops
-the run, its progress kept for ``--resume``).
+the run, its progress kept for ``--resume``). Before any work the output is checked (not a
+folder, not the model, its folder takes a new file). A write the disk refuses (full, read-only)
+stops the run with one line; the vectors of the last partial file that could be written are kept,
+for ``--resume``.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from painter_match.commands.common import PROG, load_model, make_encoder, print_json, say
+from painter_match import atomic
+from painter_match.commands.common import (
+    interrupted,
+    load_model,
+    make_encoder,
+    print_json,
+    say,
+    sigterm_as_interrupt,
+)
 from painter_match.embeddings import (
     Embeddings,
     EmbeddingSource,
@@ -40,7 +45,7 @@ from painter_match.embeddings import (
     write_errors,
 )
 from painter_match.encoder import Failure
-from painter_match.errors import DataError
+from painter_match.errors import DataError, OutputError, PainterMatchError
 from painter_match.images import find_images
 from painter_match.progress import progress_bar
 
@@ -64,6 +69,9 @@ class _Saver:
         self.unsaved = 0
         self.last_save = time.monotonic()
         self.cost = 0.0
+        # Images in the partial file on disk, and whether writing it has failed (no retry then).
+        self.kept = len(done) if done is not None and target.exists() else 0
+        self.failed = False
 
     def add(self, paths: list[str], vectors: np.ndarray) -> None:
         self.paths.extend(paths)
@@ -86,30 +94,36 @@ class _Saver:
         return merge(order, parts, self.source, self.root)
 
     def save(self) -> None:
+        """Write the partial file (atomically: a failed write leaves the previous one whole)."""
         if not self.unsaved:
             return
         started = time.monotonic()
-        save_embeddings(self.target, self.collected())
+        collected = self.collected()
+        try:
+            save_embeddings(self.target, collected)
+        except OutputError:
+            self.failed = True
+            raise
+        self.kept = len(collected)
         self.last_save = time.monotonic()
         self.cost = self.last_save - started
         self.unsaved = 0
 
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Let `kill` (SIGTERM) stop the run the way Ctrl-C does, so progress is saved first."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def keep(self) -> str:
+        """Save what is done if the partial file can still be written; say what is kept and what to do."""
+        if self.unsaved and not self.failed:
+            try:
+                self.save()
+            except OutputError:
+                pass
+        if self.kept and not self.unsaved:
+            return f"progress saved in {self.target} ({self.kept:,} images): rerun with --resume to embed the rest"
+        if self.kept:
+            return (
+                f"the {self.kept:,} images saved last are kept in {self.target}: once it can be written, "
+                "rerun with --resume to embed the rest"
+            )
+        return "nothing was saved"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -117,13 +131,21 @@ def run(args: argparse.Namespace) -> int:
     out: Path = args.output
     partial = partial_path(out)
     errors_file = errors_path(out)
+    # Before any work: an output that can be written and is not the model (existence is the
+    # --resume/--force question below).
+    for target in (out, partial, errors_file):
+        atomic.check_output(target, force=True, inputs=[("model", args.model)])
     files = find_images(root)
     if not files:
         raise DataError(
             f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
         )
-    relative = [f.relative_to(root).as_posix() for f in files]
+    return _embed(args, root, out, partial, errors_file, [f.relative_to(root).as_posix() for f in files])
 
+
+def _embed(
+    args: argparse.Namespace, root: Path, out: Path, partial: Path, errors_file: Path, relative: list[str]
+) -> int:
     existing = [p for p in (partial, out) if p.exists()]
     if existing and not (args.resume or args.force):
         raise DataError(
@@ -156,10 +178,9 @@ def run(args: argparse.Namespace) -> int:
     saver = _Saver(partial, done, source, root_abs)
     failures: list[Failure] = []
     started = time.monotonic()
-    finished = False
     try:
         with (
-            _sigterm_as_interrupt(),
+            sigterm_as_interrupt(),
             progress_bar("embedding", len(todo), quiet=args.quiet or args.json, unit="images") as bar,
         ):
             for batch in encoder.iter_encode(root / r for r in todo):
@@ -172,21 +193,20 @@ def run(args: argparse.Namespace) -> int:
                             "images are skipped and listed)"
                         )
                 bar.advance(batch.count)
-        finished = True
-    finally:
-        if not finished:
-            # Interrupted, killed or stopped by --strict: keep what was done for --resume.
-            saver.save()
-            if saver.done is not None or saver.paths:
-                # Printed even with --json or --quiet: it is what the user must do next.
-                print(
-                    f"{PROG}: progress saved in {partial}; rerun with --resume to embed the rest",
-                    file=sys.stderr,
-                )
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: keep what was done for --resume, and say so in the one line.
+        return interrupted(saver.keep())
+    except PainterMatchError as error:
+        # --strict, or a partial file the disk refused: the same, in the error's one line.
+        error.args = (f"{error}; {saver.keep()}",)
+        raise
     seconds = time.monotonic() - started
-    result = saver.collected()
-    result = merge(relative, [result], source, root_abs)
-    save_embeddings(out, result)
+    result = merge(relative, [saver.collected()], source, root_abs)
+    try:
+        save_embeddings(out, result)
+    except OutputError as error:
+        error.args = (f"{error}; {saver.keep()}",)
+        raise
     partial.unlink(missing_ok=True)
     if failures:
         write_errors(errors_file, ((f.path, f.cause) for f in failures))

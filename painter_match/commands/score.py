@@ -7,6 +7,9 @@ names that leave it, and embedded once). The pair engine (`painter_match.pairs`)
 pairs in chunks and writes the submission atomically. An image that is missing or unreadable is
 reported either way; with ``--missing fill`` (the default, as Kaggle requires every row) its
 pairs get ``--fill-value``, with ``--missing error`` the run stops naming it.
+
+Before any work the output is checked: an existing file is replaced only with ``--force``, and
+one of the run's own inputs (pairs, embeddings, solution, model) never.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from painter_match import atomic
 from painter_match.calibration import Calibration
 from painter_match.commands.common import load_model, make_encoder, model_record, print_json, say
 from painter_match.embeddings import load_embeddings
@@ -91,6 +95,16 @@ def _check_names_match(pairs_csv: Path, embeddings: Path, names: set[str]) -> No
 
 
 def run(args: argparse.Namespace) -> int:
+    atomic.check_output(
+        args.output,
+        force=args.force,
+        inputs=[
+            ("pairs file", args.pairs),
+            ("embeddings file", args.embeddings),
+            ("solution file", args.solution),
+            ("model", args.model),
+        ],
+    )
     from painter_match import pairs as engine  # the pair engine: pandas/pyarrow, loaded only here
 
     unavailable: list[tuple[str, str]] = []

@@ -1,0 +1,285 @@
+"""The fault suite: what every inference command does when things go wrong.
+
+Each case builds its own bad input (or a full disk, a signal, a second run) and checks the four
+things a user depends on: the exit code; exactly one line on stderr, and no traceback; the inputs,
+and any output that must survive, byte for byte; and no temporary file left behind. Runs go
+through `main()` in this process where only the exit code matters, and through a subprocess where
+signals, ``kill -9`` or peak memory do. We run as root, so a full or read-only disk is a
+monkeypatched write rather than a real one.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from disk_faults import fill_disk, free_disk
+from onnx_models import tiny_info, write_tiny_model
+from PIL import Image
+
+from painter_match import atomic
+from painter_match.cli import main
+from painter_match.embeddings import (
+    load_embeddings,
+    partial_path,
+)
+
+REPO = Path(__file__).parent.parent
+IMAGES = 10
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _snapshot(*folders: Path) -> dict[str, bytes]:
+    """Every file under the folders, by path: inputs and outputs to compare byte for byte."""
+    return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _leftovers(folder: Path) -> list[str]:
+    """Temporary and lock files of painter-match (or of the writers it replaced) under a folder."""
+    return sorted(p.name for p in folder.rglob("*") if atomic.TEMP_TAG in p.name or p.name.endswith(".tmp"))
+
+
+def _one_line(err: str, prefix: str = "painter-match: error: ") -> str:
+    """The single line on stderr, checked to start with ``prefix``; no traceback, nothing else."""
+    assert "Traceback" not in err, err
+    lines = err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix), err
+    return lines[0]
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main([*argv, "-q"])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _python(code: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _cli_code(argv: list[str], prelude: str = "") -> str:
+    """Python source that runs ``painter-match ARGV`` after ``prelude`` and exits with its code."""
+    return f"import sys\n{prelude}\nfrom painter_match.cli import main\nsys.exit(main({argv!r}))\n"
+
+
+def _wait_for(path: Path, process: subprocess.Popen[str]) -> None:
+    """Wait until ``path`` exists (the child reached the point to interrupt), or the child ended."""
+    deadline = time.monotonic() + 120
+    while not path.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert path.exists(), process.communicate()
+
+
+# --- data, made here --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny model, a folder of small paintings, a pairs file and its solution (read-only)."""
+    root = tmp_path_factory.mktemp("faults")
+    images = root / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(IMAGES):
+        pixels = (rng.random((40 + i, 48, 3)) * 255 * (0.3 + 0.07 * i)).astype(np.uint8)
+        Image.fromarray(pixels).save(images / f"{i}.png")
+    names = [f"{i}.png" for i in range(IMAGES)]
+    pairs = root / "pairs.csv"
+    pairs.write_text(
+        "index,image1,image2\n" + "".join(f"{k},{names[k]},{names[k - 1]}\n" for k in range(IMAGES))
+    )
+    solution = root / "solution.csv"
+    solution.write_text("index,sameArtist\n" + "".join(f"{k},{k % 2}\n" for k in range(IMAGES)))
+    model = write_tiny_model(root / "model.onnx", info=tiny_info())
+    embeddings = root / "e.npz"
+    assert main(["embed", str(images), "-o", str(embeddings), "-m", str(model), "-q"]) == 0
+    return {
+        "root": root,
+        "images": images,
+        "pairs": pairs,
+        "solution": solution,
+        "model": model,
+        "e": embeddings,
+    }
+
+
+@pytest.fixture()
+def work(data: dict[str, Path], tmp_path: Path) -> Path:
+    """An empty folder for this test's outputs."""
+    return tmp_path
+
+
+# --- 1. an output is never lost --------------------------------------------------------------
+
+
+def test_score_refuses_an_existing_output_without_force(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = work / "submission.csv"
+    out.write_bytes(b"yesterday's submission")
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "-o", str(out)]
+    code, _, err = _run(argv, capsys)
+    assert code == 1 and "already exists; pass --force" in _one_line(err)
+    assert out.read_bytes() == b"yesterday's submission"
+    code, _, _ = _run([*argv, "--force"], capsys)
+    assert code == 0 and out.read_text().startswith("index,sameArtist\n") and _leftovers(work) == []
+
+
+@pytest.mark.parametrize("victim", ["e", "solution", "pairs", "link to e"])
+def test_score_never_writes_over_its_own_inputs(
+    victim: str, data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    inputs = _snapshot(data["root"])
+    out = data["e"] if victim == "link to e" else data[victim]
+    if victim == "link to e":
+        out = work / "link.npz"
+        out.symlink_to(data["e"])
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "--solution", str(data["solution"])]
+    code, _, err = _run([*argv, "-o", str(out), "--force"], capsys)
+    assert code == 1 and "would destroy the input" in _one_line(err)
+    assert _snapshot(data["root"]) == inputs and _leftovers(data["root"]) == []
+
+
+def test_export_refuses_an_existing_model_and_its_own_checkpoint(
+    work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch", reason="export needs the [train] extra")
+    from export.__main__ import main as export_main
+
+    checkpoint = work / "best.pt"
+    checkpoint.write_bytes(b"a checkpoint")
+    model = work / "model.onnx"
+    model.write_bytes(b"the model in use")
+    for argv, expected in (
+        ([str(checkpoint), "-o", str(model)], "already exists; pass --force"),
+        ([str(checkpoint), "-o", str(checkpoint), "--force"], "is the checkpoint"),
+    ):
+        assert export_main([*argv, "--quiet"]) == 1
+        assert expected in _one_line(capsys.readouterr().err, "error: ")
+    assert checkpoint.read_bytes() == b"a checkpoint" and model.read_bytes() == b"the model in use"
+    assert _leftovers(work) == []
+
+
+# --- 2. a folder or disk that refuses the output ----------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["embed", "score"])
+def test_an_unwritable_output_folder_is_found_before_any_work(
+    command: str,
+    data: dict[str, Path],
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import painter_match.commands.common as common
+
+    def no_work(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was opened before the output was checked")
+
+    monkeypatch.setattr(common, "open_model", no_work)
+    real_open = os.open
+
+    def read_only(path: object, flags: int, *args: object) -> int:
+        if flags & os.O_CREAT and str(path).startswith(str(work)):
+            raise OSError(errno.EROFS, "Read-only file system")
+        return real_open(path, flags, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "open", read_only)
+    out = work / ("e.npz" if command == "embed" else "s.csv")
+    source = (
+        [str(data["images"])] if command == "embed" else [str(data["pairs"]), "--images", str(data["images"])]
+    )
+    code, _, err = _run([command, *source, "-o", str(out), "-m", str(data["model"])], capsys)
+    line = _one_line(err)
+    assert code == 1 and f"cannot write {out}: Read-only file system" in line
+    assert list(work.iterdir()) == []
+
+
+def test_an_output_in_a_missing_folder_or_a_folder_itself_is_refused(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (work / "taken").mkdir()
+    for out, expected in ((work / "absent" / "e.npz", "does not exist"), (work / "taken", "is a folder")):
+        code, _, err = _run(
+            ["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"]), "--force"], capsys
+        )
+        assert code == 1 and expected in _one_line(err)
+    assert [p.name for p in work.iterdir()] == ["taken"] and list((work / "taken").iterdir()) == []
+
+
+def test_score_on_a_full_disk(
+    data: dict[str, Path], work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = work / "s.csv"
+    out.write_bytes(b"the submission before")
+    fill_disk(monkeypatch, lambda name: name.startswith(".s.csv"))
+    code, _, err = _run(
+        ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "-o", str(out), "--force"], capsys
+    )
+    assert code == 1 and f"cannot write {out}: No space left on device" in _one_line(err)
+    assert out.read_bytes() == b"the submission before" and _leftovers(work) == []
+
+
+@pytest.fixture()
+def save_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make embed write its partial file after every batch."""
+    import painter_match.commands.embed as embed
+
+    monkeypatch.setattr(embed, "SAVE_EVERY_S", 0.0)
+    monkeypatch.setattr(embed, "SAVE_SHARE", 1e9)
+
+
+def test_embed_on_a_disk_that_fills_up_keeps_the_last_partial_file(
+    data: dict[str, Path],
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    save_every_batch: None,
+) -> None:
+    out = work / "e.npz"
+    partial = partial_path(out)
+    saves = {"n": 0}
+
+    def full_after_two_saves(name: str) -> bool:
+        saves["n"] += name.startswith(f".{partial.name}")
+        return saves["n"] > 2
+
+    fill_disk(monkeypatch, full_after_two_saves)
+    argv = ["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"]), "--batch-size", "2"]
+    code, _, err = _run(argv, capsys)
+    line = _one_line(err)
+    assert code == 1 and f"cannot write {partial}: No space left on device" in line
+    assert f"the 4 images saved last are kept in {partial}" in line and "--resume" in line
+    assert len(load_embeddings(partial)) == 4 and not out.exists() and _leftovers(work) == []
+
+    free_disk(monkeypatch)
+    code, _, _ = _run([*argv, "--resume"], capsys)
+    assert code == 0 and load_embeddings(out).paths == load_embeddings(data["e"]).paths
+    np.testing.assert_array_equal(load_embeddings(out).vectors, load_embeddings(data["e"]).vectors)
+    assert not partial.exists() and _leftovers(work) == []
+
+
+def test_embed_whose_final_write_fails_keeps_its_progress(
+    data: dict[str, Path],
+    work: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    save_every_batch: None,
+) -> None:
+    out = work / "e.npz"
+    fill_disk(monkeypatch, lambda name: name.startswith(".e.npz"))  # the partial file still fits
+    code, _, err = _run(["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"])], capsys)
+    line = _one_line(err)
+    assert code == 1 and f"cannot write {out}: No space left on device" in line
+    assert f"progress saved in {partial_path(out)} ({IMAGES} images)" in line
+    assert len(load_embeddings(partial_path(out))) == IMAGES and not out.exists() and _leftovers(work) == []
