@@ -2,16 +2,18 @@
 
 Known failures (a bad checkpoint, missing data, a failed check, an existing output without
 ``--force``, an output that is the checkpoint) print one line and exit 1; usage errors exit 2,
-Ctrl-C 130; anything else is a bug and keeps its traceback.
+Ctrl-C and SIGTERM 130; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from painter_match.errors import PainterMatchError
 from painter_match.model import DEFAULT_MODEL_PATH
@@ -80,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)  # `kill` cleans up as Ctrl-C does
     try:
         from painter_match.atomic import check_output
 
@@ -106,8 +112,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(f"interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -36,9 +36,10 @@ class ValidationPairs:
 
 def _training_paintings(state: Mapping[str, Any], data_dir: DataDirs) -> tuple[Path, pd.DataFrame]:
     config = state.get("config") or {}
-    catalogue, paintings = run_paintings(
+    catalogue, paintings, _ = run_paintings(
         data_dir,
         exclude_artists=config.get("exclude_artists"),
+        hold_out_fold=config.get("hold_out_fold"),
         min_paintings=int(config.get("min_paintings", 2)),
         max_per_artist=config.get("max_per_artist"),
         seed=int(config.get("seed", 0)),

@@ -12,7 +12,8 @@ less the umask), whatever the previous file had.
 `check_output` is the policy every command applies before any work: an existing output is
 replaced only with ``--force``, an output that is one of the run's own inputs never, and the
 folder must take a new file. Write failures the user can act on (a full disk, a read-only or
-forbidden folder) become one-line `OutputError`s naming the file.
+forbidden folder) become one-line `OutputError`s naming the file; `OutputLock` keeps a second
+writer away from an output that a run builds up over time (``embed``'s partial file).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from typing import BinaryIO
 from painter_match.errors import OutputError
 
 TEMP_TAG = ".painter-match-tmp."
+LOCK_SUFFIX = ".painter-match-lock"
 _PID = re.compile(r"^(\d+)-[0-9a-f]+$")
 
 # Errors met while writing that mean "the disk will not take this file". Any error creating the
@@ -304,3 +306,68 @@ def publish(finished: str | Path, target: str | Path) -> None:
     except OSError as error:
         raise write_error(target, error) from None
     _fsync_folder(target.parent)
+
+
+class OutputLock:
+    """An exclusive lock on an output, held while one run builds it: ``.NAME.painter-match-lock``.
+
+    The lock is a separate file because the output and its partial file are replaced by
+    renames, and a lock on a file that is renamed over no longer guards its name. The lock file is
+    removed on release; taking the lock checks that the file locked is still the one at that
+    name, so a run that opened it just before the previous holder removed it tries again.
+
+    Args:
+        target: the output to guard.
+        what: the command, for the message (``embed``).
+    """
+
+    def __init__(self, target: str | Path, what: str = "painter-match") -> None:
+        target = Path(target)
+        self.target = target
+        self.path = target.parent / f".{target.name}{LOCK_SUFFIX}"
+        self.what = what
+        self._descriptor: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise `OutputError` when another run holds it."""
+        while True:
+            try:
+                descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            except OSError as error:
+                raise write_error(self.target, error) from None
+            try:
+                fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(descriptor, 32, 0).decode("ascii", errors="replace").strip()
+                os.close(descriptor)
+                raise OutputError(
+                    f"another {self.what} run"
+                    + (f" (process {holder})" if holder else "")
+                    + f" is writing {self.target}; wait for it to finish, or choose another output file"
+                ) from None
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                current = None
+            mine = os.fstat(descriptor)
+            if current is not None and (current.st_ino, current.st_dev) == (mine.st_ino, mine.st_dev):
+                os.ftruncate(descriptor, 0)
+                os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+                self._descriptor = descriptor
+                return
+            os.close(descriptor)  # the holder removed it meanwhile: lock the new one
+
+    def release(self) -> None:
+        if self._descriptor is None:
+            return
+        with suppress(OSError):
+            self.path.unlink()
+        os.close(self._descriptor)
+        self._descriptor = None
+
+    def __enter__(self) -> OutputLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -215,6 +215,12 @@ def get_parser() -> argparse.ArgumentParser:
         default=None,
         help="score only pairs of the artists in FILE (one a line), e.g. a fold held out with train --exclude-artists",
     )
+    evaluate.add_argument(
+        "--fold",
+        metavar="K/N",
+        default=None,
+        help="score only pairs of fold K of N artist-disjoint folds (the artists train --hold-out-fold K/N left out)",
+    )
     evaluate.add_argument("--roc", type=Path, default=None, help="write the ROC curve PNG here")
     evaluate.add_argument(
         "--no-baseline",
@@ -297,7 +303,7 @@ def _add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) 
         default=None,
         metavar="N",
         help="largest image to decode, in pixels after JPEG reduction (default: 300 million); larger ones "
-        "are skipped as unreadable. Each decode thread holds about 4 bytes a pixel",
+        "are skipped as unreadable. Each decode thread holds about 8 bytes a pixel",
     )
     if encode:
         group.add_argument(
@@ -536,6 +542,13 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="artists (one a line) kept out of training and validation, to evaluate them as unseen later",
     )
     data.add_argument(
+        "--hold-out-fold",
+        metavar="K/N",
+        default=None,
+        help="keep fold K of N artist-disjoint folds out of training and validation (evaluate --fold K/N "
+        "scores it)",
+    )
+    data.add_argument(
         "--augment",
         default=",".join(d.augment),
         help="comma list from crop,flip,affine,color,grey,perspective,blur, or none",
@@ -732,12 +745,19 @@ def _import_training(module: str) -> object:
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     evaluation = _import_training("painter_match.train.evaluate")
-    from painter_match.kaggle import read_artist_list
+    from painter_match.kaggle import fold_artists, read_artist_list, read_catalogue
 
+    artists = read_artist_list(args.artists) if args.artists else None
+    if args.fold:
+        try:
+            fold = fold_artists(read_catalogue(args.data_dir).paintings, args.fold)
+        except ValueError as err:
+            raise PainterMatchError(f"--fold: {err}") from None
+        artists = fold if artists is None else artists & fold
     report = evaluation.evaluate(  # type: ignore[attr-defined]
         args.model,
         args.data_dir,
-        artists=read_artist_list(args.artists) if args.artists else None,
+        artists=artists,
         pairs_file=args.pairs,
         solution_file=args.solution,
         max_per_artist=args.max_per_artist,
@@ -832,6 +852,7 @@ def _run_train(args: argparse.Namespace) -> int:
         min_paintings=args.min_paintings,
         max_per_artist=args.max_per_artist,
         exclude_artists=args.exclude_artists,
+        hold_out_fold=args.hold_out_fold,
         augment=augment,
         patience=args.patience,
         workers=args.workers,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeAlias
@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from painter_match.errors import DataError
-from painter_match.images import find_images, resolve_inside
+from painter_match.images import find_images, is_image_name, resolve_inside
 
 ALL_DATA_INFO = "all_data_info.csv"
 TRAIN_INFO = "train_info.csv"
@@ -313,6 +313,40 @@ def read_artist_list(path: str | Path) -> set[str]:
     return keys
 
 
+# Fixed so that a fold names the same artists in every run, on every machine.
+FOLD_SEED = 12345
+
+
+def parse_fold(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4): fold 2 of 4, counted from 0.
+
+    Raises:
+        ValueError: naming the value and the expected form.
+    """
+    number, sep, total = text.partition("/")
+    if sep and number.strip().isdigit() and total.strip().isdigit():
+        k, n = int(number), int(total)
+        if n >= 2 and 0 <= k < n:
+            return k, n
+    raise ValueError(f"fold {text!r}: expected K/N with N >= 2 and K from 0 to N-1, e.g. 0/4")
+
+
+def fold_artists(paintings: pd.DataFrame, fold: str) -> set[str]:
+    """The artists (`artist_key` values) of one of N artist-disjoint folds of ``paintings``.
+
+    Every artist falls in exactly one fold: the artists, in order of their keys, are shuffled
+    with a fixed seed and dealt out in turn, so folds differ in size by at most one artist and
+    depend only on which artists there are.
+
+    Raises:
+        ValueError: a malformed fold (see `parse_fold`).
+    """
+    k, n = parse_fold(fold)
+    keys = sorted({artist_key(a) for a in paintings["artist"]})
+    order = np.random.default_rng(FOLD_SEED).permutation(len(keys))
+    return {keys[i] for position, i in enumerate(order) if position % n == k}
+
+
 def select_artists(paintings: pd.DataFrame, artists: set[str], *, keep: bool) -> pd.DataFrame:
     """The paintings of the given artists (``keep``) or of every other artist (``keep=False``).
 
@@ -451,15 +485,39 @@ def trainable_paintings(
     return cap_per_artist(filter_artists(paintings, min_paintings), max_per_artist, seed=seed)
 
 
+def files_on_disk(root: Path, paths: Iterable[str]) -> set[str]:
+    """Which of the folders that ``paths`` point into hold image files: root-relative POSIX paths.
+
+    One directory listing per folder instead of one stat per row: the real train_info.csv has
+    79,433 rows, and often most of them are not downloaded.
+    """
+    found: set[str] = set()
+    folders = {p.rsplit("/", 1)[0] if "/" in p else "" for p in paths}
+    for folder in sorted(folders):
+        directory = root / folder
+        if not directory.is_dir():
+            continue
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if is_image_name(entry.name) and entry.is_file():
+                    found.add(f"{folder}/{entry.name}" if folder else entry.name)
+    return found
+
+
 def run_paintings(
     data_dir: DataDirs,
     *,
     exclude_artists: str | Path | None,
+    hold_out_fold: str | None = None,
     min_paintings: int,
     max_per_artist: int | None,
     seed: int,
-) -> tuple[Catalogue, pd.DataFrame]:
-    """The training catalogue of a run and the paintings it trains and validates on.
+) -> tuple[Catalogue, pd.DataFrame, int]:
+    """The training catalogue of a run, the paintings it trains and validates on, and how many
+    listed paintings were left out because their files are missing.
+
+    The artists named in ``exclude_artists`` (a file) and those of ``hold_out_fold`` (``"K/N"``,
+    see `fold_artists`) are left out altogether.
 
     The trainer and export's checks both call this, so they see the same paintings.
     """
@@ -467,10 +525,20 @@ def run_paintings(
     listed = catalogue.paintings
     if exclude_artists:
         listed = select_artists(listed, read_artist_list(exclude_artists), keep=False)
+    if hold_out_fold:
+        listed = select_artists(listed, fold_artists(catalogue.paintings, hold_out_fold), keep=False)
+    # A Kaggle listing often names files that were never downloaded: find out now, in one
+    # listing per folder, rather than when a missing file is first sampled.
+    present = listed["path"].isin(files_on_disk(catalogue.root, listed["path"]))
+    if not present.any():
+        raise DataError(
+            f"{catalogue.root}: none of the {len(listed):,} listed paintings is on disk; check the folder "
+            "with `painter-match scan` (images belong in train/ and test/ for the Kaggle layout)"
+        )
     paintings = trainable_paintings(
-        listed, min_paintings=min_paintings, max_per_artist=max_per_artist, seed=seed
+        listed[present], min_paintings=min_paintings, max_per_artist=max_per_artist, seed=seed
     )
-    return catalogue, paintings
+    return catalogue, paintings, int((~present).sum())
 
 
 def pair_positions(paintings: pd.DataFrame, n_pairs: int, *, seed: int) -> pd.DataFrame:

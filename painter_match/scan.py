@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 
 from painter_match.errors import ImageLoadError
-from painter_match.images import is_image_name, load_image
-from painter_match.kaggle import artist_key, read_catalogue
+from painter_match.images import load_image
+from painter_match.kaggle import artist_key, files_on_disk, read_catalogue
 
 # Decoding at a small size checks the whole compressed stream (a truncated file still fails)
 # while JPEG draft mode keeps a 100-megapixel painting cheap.
@@ -133,24 +133,9 @@ def combined_artists(data_dirs: Sequence[str | Path]) -> dict[str, int]:
 
 
 def _files_on_disk(root: Path, layout: str, paintings: pd.DataFrame) -> set[str]:
-    """Image files under the folders the listing points into, as root-relative POSIX paths.
-
-    One directory listing per folder instead of one stat per row: the real train_info.csv has
-    79,433 rows, and often most of them are not downloaded.
-    """
     if layout == "folders":
         return set(paintings["path"])  # the listing *is* what is on disk
-    found: set[str] = set()
-    folders = {p.rsplit("/", 1)[0] if "/" in p else "" for p in paintings["path"]}
-    for folder in sorted(folders):
-        directory = root / folder
-        if not directory.is_dir():
-            continue
-        with os.scandir(directory) as entries:
-            for entry in entries:
-                if is_image_name(entry.name) and entry.is_file():
-                    found.add(f"{folder}/{entry.name}" if folder else entry.name)
-    return found
+    return files_on_disk(root, paintings["path"])
 
 
 def _find_unreadable(

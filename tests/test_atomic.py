@@ -1,5 +1,5 @@
 """The shared output writer: atomic replacement, write errors as one line, the overwrite policy,
-and stale temporary files of killed runs."""
+stale temporary files of killed runs, and the lock that keeps a second writer away."""
 
 from __future__ import annotations
 
@@ -134,3 +134,13 @@ def test_an_unwritable_folder_is_found_before_any_work(
         OutputError, match=r"cannot write .*out\.csv: Read-only file system \(.*write elsewhere"
     ):
         atomic.check_output(tmp_path / "out.csv")
+
+
+def test_the_output_lock_refuses_a_second_writer(tmp_path: Path) -> None:
+    target = tmp_path / "e.npz"
+    with atomic.OutputLock(target, "embed"):
+        with pytest.raises(OutputError, match=rf"another embed run \(process {os.getpid()}\) is writing"):
+            atomic.OutputLock(target, "embed").acquire()
+    with atomic.OutputLock(target, "embed"):  # free again once released
+        pass
+    assert list(tmp_path.iterdir()) == []  # the lock file goes with the lock

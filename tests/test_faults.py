@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -44,7 +45,11 @@ def _snapshot(*folders: Path) -> dict[str, bytes]:
 
 def _leftovers(folder: Path) -> list[str]:
     """Temporary and lock files of painter-match (or of the writers it replaced) under a folder."""
-    return sorted(p.name for p in folder.rglob("*") if atomic.TEMP_TAG in p.name or p.name.endswith(".tmp"))
+    return sorted(
+        p.name
+        for p in folder.rglob("*")
+        if atomic.TEMP_TAG in p.name or p.name.endswith((".tmp", atomic.LOCK_SUFFIX))
+    )
 
 
 def _one_line(err: str, prefix: str = "painter-match: error: ") -> str:
@@ -283,3 +288,83 @@ def test_embed_whose_final_write_fails_keeps_its_progress(
     assert code == 1 and f"cannot write {out}: No space left on device" in line
     assert f"progress saved in {partial_path(out)} ({IMAGES} images)" in line
     assert len(load_embeddings(partial_path(out))) == IMAGES and not out.exists() and _leftovers(work) == []
+
+
+# --- 7, 8. signals, kill -9, and two runs at once ----------------------------------------------
+
+_SLOW_SCORING = """
+import time
+from pathlib import Path
+import painter_match.pairs as pairs
+def slow(*args, **kwargs):
+    Path({marker!r}).touch()
+    time.sleep(120)
+pairs.pairwise_cosine = slow
+"""
+
+_SLOW_EMBEDDING = """
+import time
+from pathlib import Path
+from painter_match.encoder import Encoder
+original = Encoder.embed_pixels
+def slow(self, views):
+    Path({marker!r}).touch()
+    time.sleep(120)
+    return original(self, views)
+Encoder.embed_pixels = slow
+"""
+
+
+def test_score_stopped_by_sigterm_says_so_and_cleans_up(data: dict[str, Path], work: Path) -> None:
+    out = work / "s.csv"
+    out.write_bytes(b"the submission before")
+    marker = work / "scoring"
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "-o", str(out), "--force", "-q"]
+    process = _python(_cli_code(argv, _SLOW_SCORING.format(marker=str(marker))))
+    _wait_for(marker, process)
+    assert [n for n in _leftovers(work) if atomic.TEMP_TAG in n]  # it was writing
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert (
+        _one_line(err, "painter-match: interrupted; ")
+        == f"painter-match: interrupted; nothing was written to {out}"
+    )
+    assert out.read_bytes() == b"the submission before" and _leftovers(work) == []
+
+
+def test_the_temporary_file_of_a_killed_score_is_removed_by_the_next_run(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = work / "s.csv"
+    marker = work / "scoring"
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "-o", str(out), "-q"]
+    process = _python(_cli_code(argv, _SLOW_SCORING.format(marker=str(marker))))
+    _wait_for(marker, process)
+    process.kill()
+    process.communicate(timeout=60)
+    stale = [n for n in _leftovers(work) if atomic.TEMP_TAG in n]
+    assert len(stale) == 1 and stale[0].startswith(f".s.csv{atomic.TEMP_TAG}{process.pid}-")
+    assert not out.exists()
+    code, _, err = _run(argv[:-1], capsys)
+    assert code == 0, err
+    assert out.read_text().startswith("index,sameArtist\n") and _leftovers(work) == []
+
+
+def test_a_second_embed_of_the_same_output_is_refused_and_a_killed_one_is_recovered(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = work / "e.npz"
+    marker = work / "embedding"
+    argv = ["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"]), "--batch-size", "2", "-q"]
+    first = _python(_cli_code(argv, _SLOW_EMBEDDING.format(marker=str(marker))))
+    _wait_for(marker, first)
+    code, _, err = _run([*argv[:-1], "--force"], capsys)
+    line = _one_line(err)
+    assert code == 1 and f"another embed run (process {first.pid}) is writing {out}" in line
+    assert not out.exists()
+    first.kill()  # kill -9: no cleanup at all, the lock file stays behind
+    first.communicate(timeout=60)
+    code, _, err = _run([*argv[:-1], "--force"], capsys)
+    assert code == 0, err
+    assert load_embeddings(out).paths == load_embeddings(data["e"]).paths and _leftovers(work) == []

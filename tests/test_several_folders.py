@@ -11,7 +11,15 @@ from PIL import Image
 
 from painter_match.cli import main
 from painter_match.errors import DataError
-from painter_match.kaggle import artist_key, read_artist_list, read_catalogue, run_paintings, select_artists
+from painter_match.kaggle import (
+    artist_key,
+    fold_artists,
+    parse_fold,
+    read_artist_list,
+    read_catalogue,
+    run_paintings,
+    select_artists,
+)
 
 
 def _painting(path: Path, seed: int, size: int = 40, stripes: int = 1) -> None:
@@ -76,8 +84,10 @@ def test_artist_lists_select_and_exclude(tmp_path: Path) -> None:
     paintings = read_catalogue([a, b]).paintings
     assert set(select_artists(paintings, keys, keep=True)["artist"]) == {"claude_monet", "Gustav Klimt"}
     assert set(select_artists(paintings, keys, keep=False)["artist"]) == {"paul_klee"}
-    _, kept = run_paintings([a, b], exclude_artists=listing, min_paintings=2, max_per_artist=None, seed=0)
-    assert set(kept["artist"]) == {"paul_klee"}
+    _, kept, missing = run_paintings(
+        [a, b], exclude_artists=listing, min_paintings=2, max_per_artist=None, seed=0
+    )
+    assert set(kept["artist"]) == {"paul_klee"} and missing == 0
     (tmp_path / "empty.txt").write_text("# nothing\n", encoding="utf-8")
     with pytest.raises(DataError, match="names no artist"):
         read_artist_list(tmp_path / "empty.txt")
@@ -114,3 +124,57 @@ def test_train_reads_several_folders_and_keeps_excluded_artists_out(
     seen = set(state["train_artists"]) | set(state["val_artists"])
     assert seen == {f"artist_{k}" for k in (0, 1, 2, 3, 5, 6)}  # artist_0 once; artist_7 held out
     assert state["config"]["data_dirs"] == [str(a), str(b)]
+
+    fold = fold_artists(read_catalogue([a, b]).paintings, "1/3")
+    argv[argv.index("--exclude-artists") : argv.index("--exclude-artists") + 2] = ["--hold-out-fold", "1/3"]
+    argv[argv.index("-o") + 1] = str(tmp_path / "fold-run")
+    assert main(argv) == 0
+    state = torch.load(tmp_path / "fold-run" / "last.pt", weights_only=True)
+    seen = set(state["train_artists"]) | set(state["val_artists"])
+    assert fold and not fold & seen and seen | fold == {f"artist_{k}" for k in (0, 1, 2, 3, 5, 6, 7)}
+
+
+def test_folds_partition_the_artists_and_depend_only_on_who_is_there(tmp_path: Path) -> None:
+    a, b = _folders(tmp_path)
+    paintings = read_catalogue([a, b]).paintings
+    folds = [fold_artists(paintings, f"{k}/3") for k in range(3)]
+    assert set().union(*folds) == {"claude_monet", "paul_klee", "gustav_klimt"}
+    assert sum(len(f) for f in folds) == 3  # disjoint
+    # The same artists in another order (or another folder order) give the same folds.
+    assert [fold_artists(paintings.iloc[::-1], f"{k}/3") for k in range(3)] == folds
+    for bad in ("3/3", "1/1", "x/4", "2"):
+        with pytest.raises(ValueError, match="expected K/N"):
+            parse_fold(bad)
+
+
+def test_train_checks_presence_first_and_names_the_missing_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("torch", reason="training needs the [train] extra (torch)")
+    data = tmp_path / "kaggle"
+    rows = ["filename,artist"] + [f"{i}.jpg,artist_{i % 6}" for i in range(48)]
+    (data / "train").mkdir(parents=True)
+    (data / "train_info.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    run = tmp_path / "run"
+    argv = [
+        "train",
+        str(data),
+        "-o",
+        str(run),
+        "--input-size",
+        "32",
+        "--embedding-dim",
+        "16",
+        "--epochs",
+        "1",
+    ]
+    argv += ["--artists-per-batch", "2", "--paintings-per-artist", "2", "--workers", "0", "--quiet"]
+    argv += ["--val-fraction", "0.4", "--val-pairs", "40"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "none of the 48 listed paintings is on disk" in err[0]
+    assert not run.exists()
+    for i in (i for i in range(48) if (i // 6) % 2 == 0):  # half of each artist's paintings arrive
+        _painting(data / "train" / f"{i}.jpg", i, stripes=1 + 3 * (i % 6))
+    assert main(argv) == 0
+    assert "24 listed paintings are not on disk" in capsys.readouterr().out

@@ -12,9 +12,10 @@ Semantics of an existing output or partial file:
 
 Unreadable images are skipped and listed in ``OUT.errors.csv`` (``--strict``: the first one stops
 the run, its progress kept for ``--resume``). Before any work the output is checked (not a
-folder, not the model, its folder takes a new file). A write the disk refuses (full, read-only)
-stops the run with one line; the vectors of the last partial file that could be written are kept,
-for ``--resume``.
+folder, not the model, its folder takes a new file), and a lock (`painter_match.atomic.OutputLock`)
+keeps a second run off the same output. A write the disk refuses (full, read-only) stops the run
+with one line; the vectors of the last partial file that could be written are kept, for
+``--resume``.
 """
 
 from __future__ import annotations
@@ -140,7 +141,8 @@ def run(args: argparse.Namespace) -> int:
         raise DataError(
             f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
         )
-    return _embed(args, root, out, partial, errors_file, [f.relative_to(root).as_posix() for f in files])
+    with atomic.OutputLock(out, "embed"):
+        return _embed(args, root, out, partial, errors_file, [f.relative_to(root).as_posix() for f in files])
 
 
 def _embed(

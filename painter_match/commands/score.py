@@ -9,7 +9,8 @@ reported either way; with ``--missing fill`` (the default, as Kaggle requires ev
 pairs get ``--fill-value``, with ``--missing error`` the run stops naming it.
 
 Before any work the output is checked: an existing file is replaced only with ``--force``, and
-one of the run's own inputs (pairs, embeddings, solution, model) never.
+one of the run's own inputs (pairs, embeddings, solution, model) never. Ctrl-C or SIGTERM stops
+the run with one line and exit 130, leaving the output as it was.
 """
 
 from __future__ import annotations
@@ -22,7 +23,15 @@ import numpy as np
 
 from painter_match import atomic
 from painter_match.calibration import Calibration
-from painter_match.commands.common import load_model, make_encoder, model_record, print_json, say
+from painter_match.commands.common import (
+    interrupted,
+    load_model,
+    make_encoder,
+    model_record,
+    print_json,
+    say,
+    sigterm_as_interrupt,
+)
 from painter_match.embeddings import load_embeddings
 from painter_match.errors import DataError
 from painter_match.images import resolve_inside
@@ -105,6 +114,14 @@ def run(args: argparse.Namespace) -> int:
             ("model", args.model),
         ],
     )
+    try:
+        with sigterm_as_interrupt():
+            return _score(args)
+    except KeyboardInterrupt:
+        return interrupted(f"nothing was written to {args.output}")
+
+
+def _score(args: argparse.Namespace) -> int:
     from painter_match import pairs as engine  # the pair engine: pandas/pyarrow, loaded only here
 
     unavailable: list[tuple[str, str]] = []

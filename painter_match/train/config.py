@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from painter_match.kaggle import parse_fold
+
 BACKBONES = ("compact", "resnet18", "resnet34", "resnet50", "efficientnet_lite0", "efficientnet_lite2")
 # The TensorFlow-trained EfficientNet-Lites: the only backbones with a choice of features and
 # with stages to freeze one by one.
@@ -133,7 +135,8 @@ class TrainConfig:
     crops. ``data_dirs`` lists every training folder when there are several (read as one
     catalogue, `painter_match.kaggle.read_catalogue`); ``data_dir`` is then the first of them.
     ``exclude_artists`` names a file of artists (one a line) kept out of training and validation
-    altogether, so that they can be evaluated as never-seen artists (cross-validation folds).
+    altogether, so that they can be evaluated as never-seen artists; ``hold_out_fold`` (``"K/N"``)
+    does the same for fold K of N artist-disjoint folds (`painter_match.kaggle.fold_artists`).
     ``feature_cache`` is a folder where frozen-backbone features are kept between runs
     (see `painter_match.train.feature_cache`); ``preset`` records which preset filled in the
     defaults.
@@ -164,6 +167,7 @@ class TrainConfig:
     min_paintings: int = 2
     max_per_artist: int | None = None
     exclude_artists: str | None = None
+    hold_out_fold: str | None = None
     augment: tuple[str, ...] = DEFAULT_AUGMENT
     patience: int = 10
     workers: int = 2
@@ -181,6 +185,8 @@ class TrainConfig:
         )
         if self.view_crops < 0:
             raise ValueError(f"view_crops must be 0 or more, got {self.view_crops}")
+        if self.hold_out_fold is not None:
+            parse_fold(self.hold_out_fold)
         if self.view_crop_scale < 1.0:
             raise ValueError(f"view_crop_scale must be at least 1, got {self.view_crop_scale}")
 

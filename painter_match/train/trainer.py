@@ -217,12 +217,14 @@ class _Data:
     train_set: PaintingDataset
     val_set: PaintingDataset
     val_pairs: pd.DataFrame  # columns i, j (positions in val), same
+    missing: int  # listed paintings whose files are not on disk (left out)
 
 
 def _prepare_data(config: TrainConfig) -> _Data:
-    catalogue, paintings = run_paintings(
+    catalogue, paintings, missing = run_paintings(
         config.folders(),
         exclude_artists=config.exclude_artists,
+        hold_out_fold=config.hold_out_fold,
         min_paintings=config.min_paintings,
         max_per_artist=config.max_per_artist,
         seed=config.seed,
@@ -252,7 +254,7 @@ def _prepare_data(config: TrainConfig) -> _Data:
         load_side=config.input_size,
     )
     val_pairs = pair_positions(split.val, config.val_pairs, seed=config.seed)
-    return _Data(split.train, split.val, artists, train_set, val_set, val_pairs)
+    return _Data(split.train, split.val, artists, train_set, val_set, val_pairs, missing)
 
 
 def _lr_factor(step: int, warmup_steps: int, total_steps: int) -> float:
@@ -414,6 +416,10 @@ def train(
     say = log if (log and ddp.main) else (lambda _line: None)
 
     data = _prepare_data(config)
+    if data.missing:
+        say(
+            f"{data.missing:,} listed paintings are not on disk and are left out (`painter-match scan` lists them)"
+        )
     encoder = build_encoder(
         config.backbone,
         embedding_dim=config.embedding_dim,
