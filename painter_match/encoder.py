@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from painter_match.errors import ImageLoadError
+from painter_match.images import DEFAULT_MAX_PIXELS
 from painter_match.model import LoadedModel, Views
 from painter_match.views import view_pixels
 
@@ -82,6 +83,8 @@ class Encoder:
             rows to the call).
         workers: decode threads; None means one per core.
         prefetch: batches decoded ahead of the one being embedded.
+        max_pixels: the most pixels one image may decode to (`images.load_image`); larger
+            images fail as unreadable.
     """
 
     def __init__(
@@ -92,6 +95,7 @@ class Encoder:
         batch_size: int = DEFAULT_BATCH_SIZE,
         workers: int | None = None,
         prefetch: int = DEFAULT_PREFETCH,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -99,11 +103,14 @@ class Encoder:
             raise ValueError(f"workers must be at least 1, got {workers}")
         if prefetch < 0:
             raise ValueError(f"prefetch must be 0 or more, got {prefetch}")
+        if max_pixels < 1:
+            raise ValueError(f"max_pixels must be at least 1, got {max_pixels}")
         self.model = model
         self.views = views if views is not None else model.info.views
         self.batch_size = batch_size
         self.workers = workers or default_workers()
         self.prefetch = prefetch
+        self.max_pixels = max_pixels
 
     @property
     def dim(self) -> int:
@@ -112,7 +119,7 @@ class Encoder:
 
     def pixels(self, path: str | Path) -> np.ndarray:
         """The uint8 ``[1 + crops, S, S, 3]`` views of one file (raises `ImageLoadError`)."""
-        return view_pixels(path, self.model.info.input_size, self.views)
+        return view_pixels(path, self.model.info.input_size, self.views, max_pixels=self.max_pixels)
 
     def embed_pixels(self, views: Sequence[np.ndarray]) -> np.ndarray:
         """Embed already-decoded images: one ``[V, S, S, 3]`` array each -> float32 ``[N, D]``.

@@ -37,6 +37,13 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 # threads can afford at once; beyond it a corrupt or hostile header is the likelier story.
 DEFAULT_MAX_PIXELS: int = 300_000_000
 
+# The most pixels resizing one image to the side its caller asked for (``min_side``) may make.
+# The pixel limit above bounds the decode, not the resize: a 100000 x 1 strip is 100,000 pixels
+# to decode but 9,600 x 960,000 once its shorter side is 96, which took 4 GB and 13 s. Checked
+# from the header, before decoding. 16 Mpx (48 MB of RGB) admits an 80:1 scroll at the largest
+# crop side in use (448 px); at sides above 2,000 px a 4:1 shape is always admitted.
+MAX_RESIZED_PIXELS: int = 16_000_000
+
 # Formats are matched by content, not by extension, so a PNG named .jpg still loads; but
 # only these decoders are allowed, so a file named .jpg cannot reach an exotic plugin (EPS
 # would even start Ghostscript). Multi-picture camera JPEGs come back from the JPEG opener
@@ -210,13 +217,16 @@ def load_image(
             makes large JPEGs decode many times faster. Other formats are decoded whole.
         max_pixels: The most pixels this call will decode (width x height after any JPEG
             reduction). Pillow's own decompression-bomb check is replaced by this limit.
+            With ``min_side``, an image whose resize to that shorter side would exceed
+            `MAX_RESIZED_PIXELS` (or ``4 * min_side**2`` when larger), a degenerate shape such
+            as 100000 x 1, is refused too, before anything is decoded.
 
     Returns:
         A new image of mode ``"RGB"``, independent of the (closed) file.
 
     Raises:
         ImageLoadError: The file is missing, not a regular file, empty, not an image,
-            corrupt, truncated, or larger than ``max_pixels``.
+            corrupt, truncated, larger than ``max_pixels``, or too elongated to resize.
         ValueError: ``min_side`` or ``max_pixels`` is not a positive integer.
     """
     if min_side is not None and min_side < 1:
@@ -260,11 +270,7 @@ def resize_shorter_side(image: Image.Image, size: int) -> Image.Image:
     width, height = image.size
     if min(width, height) == size:
         return image
-    if width <= height:
-        new_size = (size, max(size, round(height * size / width)))
-    else:
-        new_size = (max(size, round(width * size / height)), size)
-    return image.resize(new_size, _RESAMPLE, reducing_gap=_REDUCING_GAP)
+    return image.resize(resized_size(width, height, size), _RESAMPLE, reducing_gap=_REDUCING_GAP)
 
 
 def center_crop(image: Image.Image, size: int) -> Image.Image:
@@ -399,13 +405,37 @@ def _open_and_decode(path: Path, min_side: int | None, max_pixels: int) -> Image
             raise ImageLoadError(
                 path,
                 f"image is {width}x{height} = {width * height:,} pixels to decode, above the "
-                f"limit of {max_pixels:,}; pass a larger max_pixels to load it",
+                f"limit of {max_pixels:,} (raise it with --max-pixels, or max_pixels= in Python, "
+                "if the memory allows: about 8 bytes a pixel)",
             )
+        if min_side is not None:
+            _check_resizable(path, width, height, min_side)
         image.load()
     except BaseException:
         image.close()
         raise
     return image
+
+
+def resized_size(width: int, height: int, side: int) -> tuple[int, int]:
+    """The size `resize_shorter_side` gives a ``width`` x ``height`` image for ``side``."""
+    if width <= height:
+        return side, max(side, round(height * side / width))
+    return max(side, round(width * side / height)), side
+
+
+def _check_resizable(path: Path, width: int, height: int, side: int) -> None:
+    """Refuse, before decoding, an image whose resize to ``side`` would make a huge one."""
+    new_width, new_height = resized_size(width, height, side)
+    limit = max(MAX_RESIZED_PIXELS, 4 * side * side)
+    if new_width * new_height > limit:
+        ratio = max(width, height) / max(1, min(width, height))
+        raise ImageLoadError(
+            path,
+            f"image is {width}x{height} (aspect ratio {ratio:,.0f}:1): resizing its shorter side to "
+            f"{side} would make {new_width}x{new_height} = {new_width * new_height:,} pixels, above the "
+            f"limit of {limit:,}; crop it to a less elongated shape to use it",
+        )
 
 
 def _draft_jpeg(image: Image.Image, min_side: int) -> None:

@@ -368,3 +368,118 @@ def test_a_second_embed_of_the_same_output_is_refused_and_a_killed_one_is_recove
     code, _, err = _run([*argv[:-1], "--force"], capsys)
     assert code == 0, err
     assert load_embeddings(out).paths == load_embeddings(data["e"]).paths and _leftovers(work) == []
+
+
+# --- 6. options that multiply memory -----------------------------------------------------------
+
+
+def test_views_beyond_the_bound_are_a_usage_error(data: dict[str, Path], work: Path) -> None:
+    argv = [
+        "embed",
+        str(data["images"]),
+        "-o",
+        str(work / "e.npz"),
+        "-m",
+        str(data["model"]),
+        "--views",
+        "1000",
+    ]
+    result = subprocess.run([sys.executable, "-c", _cli_code(argv)], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "--views: must be from 0 to 64, got 1000" in result.stderr and list(work.iterdir()) == []
+
+
+def test_views_and_batch_size_beyond_the_machine_are_a_usage_error(
+    data: dict[str, Path], work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import painter_match.commands.common as common
+
+    monkeypatch.setattr(common, "machine_memory", lambda: 256 << 20)
+    out = work / "e.npz"
+    argv = ["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"]), "--views", "64"]
+    code, _, err = _run([*argv, "--batch-size", "64"], capsys)
+    line = _one_line(err, "painter-match embed: error: ")
+    assert code == 2 and "--views 64 with --batch-size 64 on this 32 px model needs about" in line
+    assert "lower --batch-size to 26 or less" in line and list(work.iterdir()) == []
+    code, _, err = _run([*argv, "--batch-size", "26"], capsys)
+    assert code == 0, err
+
+
+# --- 9, 10. images that would cost too much memory -------------------------------------------
+
+# Peak resident memory of the child itself. Not resource.getrusage: Linux carries the parent's
+# peak into ru_maxrss across exec (the pytest process forking the child is far larger than it);
+# VmHWM belongs to the child's own address space.
+_PEAK_MEMORY = """
+import sys
+from painter_match.cli import main
+code = main({argv!r})
+status = dict(line.split(":", 1) for line in open("/proc/self/status"))
+print(int(status["VmHWM"].split()[0]) // 1024)  # MiB
+sys.exit(code)
+"""
+
+# The bound this project states for one image (README, "What happens when things go wrong").
+PEAK_MIB = 512
+
+
+@pytest.fixture(scope="module")
+def strips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 100000 x 1 PNG (a few hundred bytes), a 50:1 one that is still a painting, a 12-megapixel
+    scan, an ordinary painting, and a 64 px model (read-only)."""
+    root = tmp_path_factory.mktemp("strips")
+    folder = root / "images"
+    folder.mkdir()
+    Image.new("RGB", (100_000, 1), (200, 30, 30)).save(folder / "strip.png")
+    pixels = (np.random.default_rng(1).random((40, 2000, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "scroll.png")
+    Image.fromarray(pixels[:, :48]).save(folder / "normal.png")
+    Image.new("RGB", (4000, 3000), (40, 90, 160)).save(folder / "scan.png")
+    model = write_tiny_model(root / "m64.onnx", info=tiny_info(input_size=64))
+    return {"folder": folder, "model": model}
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc (Linux)")
+def test_a_degenerate_image_is_skipped_before_decoding_and_memory_stays_bounded(
+    strips: dict[str, Path], work: Path
+) -> None:
+    out = work / "e.npz"
+    argv = ["embed", str(strips["folder"]), "-o", str(out), "-m", str(strips["model"]), "-q"]
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY.format(argv=argv)], cwd=REPO, capture_output=True, text=True
+    )
+    assert result.returncode == 0 and result.stderr == "", result.stderr
+    peak = int(result.stdout.split()[-1])
+    assert peak < PEAK_MIB, f"peak {peak} MiB"
+    assert load_embeddings(out).paths == ["normal.png", "scan.png", "scroll.png"]
+    errors = (work / "e.errors.csv").read_text().splitlines()
+    assert len(errors) == 2 and errors[1].startswith('strip.png,"image is 100000x1 (aspect ratio 100,000:1)')
+
+
+def test_verify_refuses_a_degenerate_image_in_one_line(
+    strips: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = strips["folder"]
+    argv = ["verify", str(folder / "strip.png"), str(folder / "normal.png"), "-m", str(strips["model"])]
+    code, _, err = _run(argv, capsys)
+    line = _one_line(err)
+    assert (
+        code == 1
+        and "strip.png: image is 100000x1 (aspect ratio 100,000:1): resizing its shorter side" in line
+    )
+    assert "crop it to a less elongated shape" in line
+
+
+@pytest.mark.parametrize("command", ["verify", "embed"])
+def test_max_pixels_is_an_option(
+    command: str, data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = data["images"] / "0.png"  # 48 x 40 = 1,920 pixels
+    if command == "verify":
+        argv = ["verify", str(image), str(data["images"] / "1.png")]
+    else:  # --strict: the first unreadable image stops the run, so its cause is the error
+        argv = ["embed", str(data["images"]), "-o", str(work / "e.npz"), "--strict"]
+    code, _, err = _run([*argv, "-m", str(data["model"]), "--max-pixels", "1919"], capsys)
+    line = _one_line(err)
+    assert code == 1 and "0.png: image is 48x40 = 1,920 pixels to decode, above the limit of 1,919" in line
+    assert "raise it with --max-pixels" in line

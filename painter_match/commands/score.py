@@ -66,7 +66,7 @@ def _from_images(
     present = [i for i, p in enumerate(paths) if p.is_file()]
     unavailable = [(names[i], "file not found") for i, p in enumerate(paths) if not p.is_file()]
     model = load_model(args)
-    encoder = make_encoder(args, model)
+    encoder = make_encoder(args, model, most_images=len(present))
     with progress_bar("embedding", len(present), quiet=args.quiet or args.json, unit="images") as bar:
         vectors, failures = encoder.encode([paths[i] for i in present], on_progress=bar.advance)
     failed = {f.index for f in failures}

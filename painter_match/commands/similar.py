@@ -21,6 +21,7 @@ from painter_match.commands.common import load_model, model_record, print_json
 from painter_match.embeddings import Embeddings, load_embeddings
 from painter_match.encoder import Encoder
 from painter_match.errors import DataError
+from painter_match.images import DEFAULT_MAX_PIXELS
 from painter_match.kaggle import read_catalogue, read_csv_checked, require_columns
 
 
@@ -93,7 +94,9 @@ def run(args: argparse.Namespace) -> int:
                 f"{args.embeddings} was made by model {embeddings.source.info.identity}, but {model.path} is "
                 f"{model.info.identity}; embed the query with the same model (-m)"
             )
-        encoder = Encoder(model, views=embeddings.source.views, workers=1)
+        encoder = Encoder(
+            model, views=embeddings.source.views, workers=1, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
+        )
         query_vector = encoder.embed_pixels([encoder.pixels(args.query)])[0]
         model_used = model_record(model)
     else:
