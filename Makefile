@@ -120,5 +120,10 @@ man: install  ## build the manual page man/painter-match.1 from the real parser
 		--output man/painter-match.1
 	@echo "wrote man/painter-match.1 (read it with: man ./man/painter-match.1)"
 
+.PHONY: report-check
+report-check: install  ## open each HTML report in headless Chromium, check it is not blank; screenshots -> docs/
+	@test -x /usr/bin/chromium || { echo "make report-check: needs /usr/bin/chromium (apt-get install chromium)" >&2; exit 1; }
+	REPORT_SCREENSHOTS=docs $(BIN)/python -m pytest -q --run-slow tests/test_html_screenshots.py
+
 clean:  ## remove the generated data, runs and models (keeps .venv)
 	rm -rf data runs models man .pytest_cache .ruff_cache .mypy_cache

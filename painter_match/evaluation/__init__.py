@@ -1,0 +1,1 @@
+"""Evaluation: metrics, labelled pairs, baselines and reports."""
