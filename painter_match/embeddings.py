@@ -7,7 +7,8 @@ travels with the vectors so that embeddings of two models are never mixed: a res
 ``score``/``similar`` with a model, refuses a file another model wrote. Files are written through
 `painter_match.atomic` (a temporary name beside the target, renamed into place), so a reader
 never sees half a file; the error list of a run (``OUT.errors.csv``: path,cause) is written the
-same way.
+same way. A file is checked as it is loaded: finite vectors, and distinct relative paths that
+stay inside the folder embedded, so no command has to guard against a hand-made or damaged one.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from painter_match import atomic
 from painter_match.errors import DataError
+from painter_match.images import name_problem, normalise_name
 from painter_match.model import ModelInfo, Views
 
 FORMAT_VERSION = 1
@@ -128,10 +130,11 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> Path:
 
 
 def load_embeddings(path: str | Path) -> Embeddings:
-    """Read an embeddings file written by `save_embeddings`.
+    """Read an embeddings file written by `save_embeddings`, checking what it holds.
 
     Raises:
-        DataError: naming the file when it is missing, not an embeddings file, or inconsistent.
+        DataError: naming the file when it is missing, not an embeddings file, or inconsistent:
+            vectors that are not finite, or paths that repeat, are absolute or leave the folder.
     """
     path = Path(path)
     if not path.is_file():
@@ -159,7 +162,32 @@ def load_embeddings(path: str | Path) -> Embeddings:
             f"{path}: vectors have {vectors.shape[1]} dimensions, the model record says "
             f"{source.info.embedding_dim}"
         )
+    _check_contents(path, paths, vectors)
     return Embeddings(paths=paths, vectors=vectors, source=source, root=root)
+
+
+def _check_contents(path: Path, paths: list[str], vectors: np.ndarray) -> None:
+    """Refuse vectors that are not finite and paths that are not distinct relative file names."""
+    bad_rows = np.flatnonzero(~np.isfinite(vectors).all(axis=1))
+    if len(bad_rows):
+        row = int(bad_rows[0])
+        raise DataError(
+            f"{path}: the vector of {paths[row]!r} (row {row}) is not finite (NaN or infinity), and "
+            f"{len(bad_rows):,} vectors in all; the file is damaged: embed the folder again"
+        )
+    seen: dict[str, str] = {}
+    for name in paths:
+        problem = name_problem(name)
+        if problem is not None:
+            raise DataError(f"{path}: stored path {name!r} {problem}; embed the folder again")
+        key = normalise_name(name)
+        if key in seen:
+            same = "" if seen[key] == name else f" (as {seen[key]!r})"
+            raise DataError(
+                f"{path}: the path {name!r} is stored twice{same}; each image must have one vector: "
+                "embed the folder again"
+            )
+        seen[key] = name
 
 
 def write_errors(path: str | Path, rows: Iterable[tuple[str, str]]) -> Path:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import posixpath
+import re
 import stat
 import struct
 import threading
@@ -155,6 +157,43 @@ def find_images(root: str | Path) -> list[Path]:
                 found.append(("/".join(rel_parts), root_path.joinpath(*rel_parts)))
     found.sort(key=lambda item: item[0])
     return [path for _, path in found]
+
+
+_WINDOWS_ABSOLUTE = re.compile(r"^[A-Za-z]:[\\/]")
+
+
+def name_problem(name: str) -> str | None:
+    """Why a file name read from a CSV or an embeddings file cannot name a file inside its folder.
+
+    Lexical only (no disk access), as `resolve_inside` checks before it follows links.
+
+    Returns:
+        The reason, worded to follow the name (``f"{name!r} {problem}"``), or None when the
+        name is a usable relative path.
+    """
+    if not name:
+        return "is empty; expected an image file name"
+    if "\x00" in name:
+        return "contains a NUL byte"
+    # Windows-style absolute names are refused everywhere: a CSV written on Windows must not
+    # become a file that happens to start with a backslash or a drive letter here.
+    if name[0] in "\\/" or _WINDOWS_ABSOLUTE.match(name):
+        return "is an absolute path; image names must be relative to the images folder"
+    relative = posixpath.normpath(name)
+    if relative in (posixpath.curdir, posixpath.pardir) or relative.startswith(posixpath.pardir + "/"):
+        return "points outside the images folder; image names must be files inside it"
+    return None
+
+
+def normalise_name(name: str) -> str:
+    """The one spelling of a relative image name: spaces around it removed, ``.``, ``..`` and
+    doubled slashes collapsed (``./a.jpg``, ``sub/../a.jpg`` and ``a.jpg`` are all ``a.jpg``).
+
+    Every command that matches names (pairs files, embeddings files, label files) compares
+    them in this form, so the same pairs file gives the same result from images or embeddings.
+    """
+    name = name.strip()
+    return posixpath.normpath(name) if name else name
 
 
 def resolve_inside(root: str | Path, name: str) -> Path:

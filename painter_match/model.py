@@ -286,6 +286,8 @@ def open_model(
     import onnxruntime as ort  # imported here so that `painter-match --help` stays instant
 
     model_path = Path(path) if path is not None else default_model_path()
+    if model_path.is_dir():
+        raise ModelError(f"model {model_path} is a folder; pass the .onnx file itself (-m FOLDER/NAME.onnx)")
     if not model_path.is_file():
         raise ModelError(f"model {model_path} not found; {_HOW_TO_MAKE}, or pass -m/--model")
     providers = resolve_providers(provider, ort.get_available_providers())

@@ -8,10 +8,12 @@ scores each pair as the dot product of two L2-normalised embeddings turned into 
 by the model's :class:`~painter_match.calibration.Calibration`, and writes each block straight
 out, so memory follows the block size rather than the file. The output goes to a temporary
 file beside the target (`painter_match.atomic`) and is renamed into place only when every row has
-been written.
+been written and, with a ground-truth file, that file has been checked against the pairs too.
 
 Every row is checked on the way: the columns, integer and unique indices (one bit per index
-value), and image names that stay inside the images folder. :func:`unique_images` runs the
+value), and image names that stay inside the images folder. Names are compared in one spelling
+(`painter_match.images.normalise_name`: ``./a.jpg`` and ``sub/../a.jpg`` are ``a.jpg``) on both
+sides, pairs file and embeddings. :func:`unique_images` runs the
 same checks to list the images to embed; :func:`score_pairs` scores, and with a ground-truth
 file also reports the ROC AUC of what it wrote.
 """
@@ -20,12 +22,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import time
 from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -37,7 +38,7 @@ import pyarrow.csv as pa_csv
 from painter_match import atomic
 from painter_match.calibration import Calibration
 from painter_match.errors import DataError
-from painter_match.images import resolve_inside
+from painter_match.images import name_problem, normalise_name, resolve_inside
 from painter_match.progress import Bar, progress_bar
 
 PAIRS_COLUMNS = ("index", "image1", "image2")
@@ -63,7 +64,8 @@ _GATHER_ROWS = 2048
 # names) when its runs average at least this many rows; Kaggle's file lists each image's pairs
 # together, so its runs are hundreds of rows long and only one side needs gathering.
 _MIN_RUN = 16
-_INTEGER = r"^\s*-?[0-9]{1,18}\s*$"
+_INTEGER = r"^\s*-?[0-9]+\s*$"
+_INT64 = r"^\s*-?[0-9]{1,18}\s*$"  # surely within int64; longer digit strings may not be
 _NO_PAIRS = "no pairs listed, only a header; expected rows of index,image1,image2"
 _NO_LABELS = "no rows, only a header; expected rows of index,sameArtist"
 _LABEL_TRUE = ["1", "1.0", "True", "true", "TRUE"]
@@ -136,8 +138,8 @@ def unique_images(
         quiet: draw no progress bar.
 
     Returns:
-        The names with surrounding spaces removed, sorted (so the list does not depend on
-        row order or block size).
+        The names in their one spelling (`normalise_name`), sorted (so the list does not depend
+        on row order, block size or how a name was written).
 
     Raises:
         DataError: naming the file and row, for any problem :func:`score_pairs` refuses.
@@ -197,8 +199,9 @@ def score_pairs(
             ``"error"`` stops with the row.
         fill_value: the probability written for such pairs; 0.5 says "no idea".
         solution: optional ground truth (``index,sameArtist``, 0/1) to compute the ROC AUC of
-            the written probabilities; its header is checked first, its rows once the
-            submission is written (holding 4 bytes per index value meanwhile).
+            the written probabilities. It is read and checked before any pair is scored, and
+            checked against the pairs before the submission is put in place, so a bad one leaves
+            no submission behind (holding 5 bytes per index value meanwhile).
         chunk_bytes: CSV bytes read per block; memory follows it.
         quiet: draw no progress bar.
 
@@ -211,7 +214,7 @@ def score_pairs(
             folder, or (with ``missing="error"``) an image without an embedding; or a
             solution that does not match the pairs.
         OutputError: the output cannot be written (a folder, a missing folder, a full disk).
-        ValueError: for inconsistent arguments (names vs vectors, a bad policy).
+        ValueError: for inconsistent arguments (names vs vectors, none at all, a bad policy).
     """
     started = time.perf_counter()
     if missing not in ("error", "fill"):
@@ -222,10 +225,12 @@ def score_pairs(
     table = _EmbeddingTable(names, vectors)
     lookup = _NameLookup(path, table, missing)
     scores_by_index = None
+    labels = None
+    auc, auc_pairs = (None, 0)
     if solution is not None:
-        # Check the solution's header now: its rows are read only after the submission is
-        # written, and a wrong file should not cost a full scoring run to discover.
-        _read_header(Path(solution), SOLUTION_COLUMNS, _NO_LABELS)
+        # Read the solution now: a wrong file should cost neither a full scoring run nor the
+        # submission, which is put in place only once the solution has been checked against it.
+        labels = _read_solution(Path(solution), chunk_bytes)
         scores_by_index = _GrowableScores()
     pairs = filled = 0
     schema = pa.schema([("index", pa.int64()), ("sameArtist", pa.float64())])
@@ -262,9 +267,8 @@ def score_pairs(
             writer.abort()
             raise
         writer.close()
-    auc, auc_pairs = (None, 0)
-    if solution is not None and scores_by_index is not None:
-        auc, auc_pairs = _solution_auc(Path(solution), path, scores_by_index, chunk_bytes)
+        if solution is not None and labels is not None and scores_by_index is not None:
+            auc, auc_pairs = _solution_auc(Path(solution), path, labels, scores_by_index)
     return ScoreSummary(
         pairs=pairs,
         seconds=time.perf_counter() - started,
@@ -454,6 +458,11 @@ def _read_header(path: Path, required: tuple[str, ...], rows_wanted: str) -> tup
     with open(path, "rb") as file:
         first = file.readline(1 << 20)
         more = file.read(1)
+    if first.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in first:
+        raise DataError(
+            f"{path}: the file is UTF-16 or UTF-32 text (NUL bytes in its first line); "
+            "save it as UTF-8 (plain CSV) and try again"
+        )
     text = first.decode("utf-8-sig", errors="replace").strip()
     if not text:
         raise DataError(f"{path}: the file is empty; expected a header with {', '.join(required)}")
@@ -525,8 +534,12 @@ def _diagnose(path: Path, header: list[str], types: dict[str, pa.DataType], erro
             for name, kind in types.items():
                 column = batch.column(name)
                 if kind == pa.int64():
-                    good = pc.match_substring_regex(column, _INTEGER)
-                    expected = "an integer"
+                    integer = _bool_numpy(pc.match_substring_regex(column, _INTEGER))
+                    good = pc.match_substring_regex(column, _INT64)
+                    first_bad = np.flatnonzero(~_bool_numpy(good))
+                    # Digits that int64 cannot hold are an integer out of range, not "not an integer".
+                    in_range = len(first_bad) == 0 or not integer[int(first_bad[0])]
+                    expected = "an integer" if in_range else f"an integer from 0 to {MAX_INDEX}"
                 elif kind == pa.bool_():
                     good = pc.is_in(column, value_set=pa.array(_LABEL_TRUE + _LABEL_FALSE, pa.binary()))
                     expected = "0 or 1"
@@ -546,7 +559,26 @@ def _diagnose(path: Path, header: list[str], types: dict[str, pa.DataType], erro
             rows += batch.num_rows
     except pa.ArrowInvalid as parse_error:
         message = str(parse_error).strip().splitlines()[0]
-    return DataError(f"{path}: not a readable pairs CSV ({message})")
+        found = _row_with_wrong_width(path, len(header))
+        if found is not None:
+            line, fields, text = found
+            hint = "; quote a field that contains a comma" if fields > len(header) else ""
+            return DataError(
+                f"{path}: row {line} has {fields} fields, the header {len(header)} ({','.join(header)}): "
+                f"{text[:120]!r}{hint}"
+            )
+    return DataError(f"{path}: not a readable CSV ({message})")
+
+
+def _row_with_wrong_width(path: Path, width: int) -> tuple[int, int, str] | None:
+    """The first row (editor line, field count, text) whose field count is not ``width`` (slow path)."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as file:
+        reader = csv.reader(file)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != width:
+                return reader.line_num, len(row), ",".join(row)
+    return None
 
 
 def _is_utf8(value: bytes) -> bool:
@@ -638,9 +670,9 @@ class _EmbeddingTable:
         if not np.isfinite(array).all():
             raise ValueError("vectors contain NaN or infinity")
         self.vectors = np.ascontiguousarray(array, dtype=np.float32)
-        self.names = pa.array(list(names), pa.string())
+        self.names = _clean_names(pa.array(list(names), pa.string()))
         if pc.count_distinct(self.names).as_py() != len(names):
-            raise ValueError("names must be distinct: each image has one embedding")
+            raise ValueError("names must be distinct (in their one spelling): each image has one embedding")
         for name in names:
             problem = _name_problem(name)
             if problem is not None:
@@ -686,25 +718,31 @@ class _NameLookup:
             raise DataError(self._problem[1])
 
 
+# Names that `normalise_name` would change beyond trimming: a "." or ".." part, or a doubled "/".
+_UNNORMAL = r"(^|/)\.\.?(/|$)|//"
+
+
 def _clean_names(dictionary: pa.Array) -> pa.Array:
-    return pc.utf8_trim_whitespace(dictionary)
+    """Names in their one spelling (`normalise_name`); only the few that need it go through Python."""
+    trimmed = pc.utf8_trim_whitespace(dictionary)
+    unnormal = _bool_numpy(pc.match_substring_regex(trimmed, _UNNORMAL))
+    if not unnormal.any():
+        return trimmed
+    names = trimmed.to_pylist()
+    for position in np.flatnonzero(unnormal).tolist():
+        names[position] = normalise_name(names[position])
+    return pa.array(names, pa.string())
 
 
 def _name_problem(name: str, images_dir: str | Path | None = None) -> str | None:
     """Why a name cannot be an image inside the images folder, or None when it can.
 
-    Lexical, as :func:`painter_match.images.resolve_inside` checks before touching the disk;
-    with ``images_dir`` it also runs that function, which follows symbolic links.
+    Lexical (`painter_match.images.name_problem`), as `resolve_inside` checks before touching
+    the disk; with ``images_dir`` it also runs that function, which follows symbolic links.
     """
-    if not name:
-        return "is empty; expected an image file name"
-    if "\x00" in name:
-        return "contains a NUL byte"
-    if PurePosixPath(name).is_absolute() or PureWindowsPath(name).is_absolute() or name[0] in "\\/":
-        return "is an absolute path; image names must be relative to the images folder"
-    relative = os.path.normpath(name)
-    if relative in (os.curdir, os.pardir) or relative.startswith(os.pardir + os.sep):
-        return "points outside the images folder; image names must be files inside it"
+    problem = name_problem(name)
+    if problem is not None:
+        return problem
     if images_dir is not None:
         try:
             resolve_inside(images_dir, name)
@@ -770,12 +808,10 @@ class _GrowableScores:
         self.values[index] = scores
 
 
-def _solution_auc(
-    path: Path, pairs_path: Path, scores: _GrowableScores, chunk_bytes: int
-) -> tuple[float, int]:
-    """ROC AUC of the written scores against a streamed ``index,sameArtist`` file."""
+def _read_solution(path: Path, chunk_bytes: int) -> np.ndarray:
+    """The labels of a streamed ``index,sameArtist`` file by index value: 1, 0, or -1 (not listed)."""
     header, header_bytes = _read_header(path, SOLUTION_COLUMNS, _NO_LABELS)
-    labels = np.full(len(scores.values), -1, dtype=np.int8)
+    labels = np.full(1 << 16, -1, dtype=np.int8)
     seen = _IndexSet()
     rows = 0
     types = {"index": pa.int64(), "sameArtist": pa.bool_()}
@@ -787,23 +823,58 @@ def _solution_auc(
             raise DataError(
                 f"{path}: row {_csv_row(rows + repeat)} repeats index {index[repeat]}; each index may appear once"
             )
-        inside = index < len(scores.values)
-        unknown = ~inside
-        unknown[inside] = np.isnan(scores.values[index[inside]])
-        if unknown.any():
-            row = int(np.flatnonzero(unknown)[0])
-            raise DataError(
-                f"{path}: row {_csv_row(rows + row)} has index {index[row]}, which {pairs_path} does not list; "
-                "the solution must belong to the pairs file"
-            )
+        if len(index) and int(index.max()) >= len(labels):
+            grown = np.full(max(int(index.max()) + 1, 2 * len(labels)), -1, dtype=np.int8)
+            grown[: len(labels)] = labels
+            labels = grown
         labels[index] = batch.column("sameArtist").to_numpy(zero_copy_only=False)
         rows += batch.num_rows
     if rows == 0:
         raise DataError(f"{path}: {_NO_LABELS}")
+    return labels
+
+
+def _solution_auc(
+    path: Path, pairs_path: Path, labels: np.ndarray, scores: _GrowableScores
+) -> tuple[float, int]:
+    """ROC AUC of the written scores against the solution's labels, and the pairs it covers.
+
+    Raises:
+        DataError: the solution lists an index the pairs file does not, or has only one class.
+    """
+    listed = np.flatnonzero(labels >= 0)
+    inside = listed < len(scores.values)
+    unknown = ~inside
+    unknown[inside] = np.isnan(scores.values[listed[inside]])
+    if unknown.any():
+        strangers = set(listed[unknown].tolist())
+        row, index = _first_row_with(path, strangers)
+        raise DataError(
+            f"{path}: row {_csv_row(row)} has index {index}, which {pairs_path} does not list "
+            f"({len(strangers):,} such rows); the solution must belong to the pairs file"
+        )
+    # Every listed index has a score, so the labels beyond the scores are all -1.
+    aligned = np.full(len(scores.values), -1, dtype=np.int8)
+    common = min(len(labels), len(aligned))
+    aligned[:common] = labels[:common]
     try:
-        return _roc_auc_lean(labels, scores.values), int((labels >= 0).sum())
+        return _roc_auc_lean(aligned, scores.values), len(listed)
     except ValueError as error:
         raise DataError(f"{path}: cannot compute ROC AUC: {error}") from None
+
+
+def _first_row_with(path: Path, indices: set[int]) -> tuple[int, int]:
+    """The first data row of an already checked CSV whose index is one of ``indices`` (rare path)."""
+    header, header_bytes = _read_header(path, SOLUTION_COLUMNS, _NO_LABELS)
+    rows = 0
+    wanted = np.fromiter(indices, dtype=np.int64)
+    for batch in _stream(path, header, {"index": pa.int64()}, max(1 << 22, header_bytes + 1), None):
+        index = batch.column("index").to_numpy()
+        hits = np.flatnonzero(np.isin(index, wanted))
+        if len(hits):
+            return rows + int(hits[0]), int(index[hits[0]])
+        rows += batch.num_rows
+    raise AssertionError(f"{path}: none of {sorted(indices)[:3]} found on a second reading")
 
 
 def _roc_auc_lean(labels: np.ndarray, scores: np.ndarray) -> float:

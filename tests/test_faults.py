@@ -27,9 +27,13 @@ from PIL import Image
 from painter_match import atomic
 from painter_match.cli import main
 from painter_match.embeddings import (
+    Embeddings,
+    EmbeddingSource,
     load_embeddings,
     partial_path,
+    save_embeddings,
 )
+from painter_match.model import Views
 
 REPO = Path(__file__).parent.parent
 IMAGES = 10
@@ -483,3 +487,166 @@ def test_max_pixels_is_an_option(
     line = _one_line(err)
     assert code == 1 and "0.png: image is 48x40 = 1,920 pixels to decode, above the limit of 1,919" in line
     assert "raise it with --max-pixels" in line
+
+
+# --- 3, 4, 5. nothing to work with, and damaged embeddings files -----------------------------
+
+
+def test_score_with_none_of_the_images_found(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = work / "s.csv"
+    argv = ["score", str(data["pairs"]), "--images", str(work), "-m", str(data["model"]), "-o", str(out)]
+    code, _, err = _run(argv, capsys)
+    line = _one_line(err)
+    assert code == 1 and f"none of the {IMAGES} images named in {data['pairs']} could be read" in line
+    assert "0.png: file not found" in line and list(work.iterdir()) == []
+
+
+def _save(path: Path, names: list[str], vectors: np.ndarray) -> Path:
+    source = EmbeddingSource(tiny_info(), Views())
+    return save_embeddings(path, Embeddings(paths=names, vectors=vectors.astype(np.float32), source=source))
+
+
+def test_score_with_an_empty_embeddings_file(
+    work: Path, data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    empty = _save(work / "empty.npz", [], np.empty((0, 16)))
+    code, _, err = _run(
+        ["score", str(data["pairs"]), "--embeddings", str(empty), "-o", str(work / "s.csv")], capsys
+    )
+    assert code == 1 and "holds no embeddings" in _one_line(err) and not (work / "s.csv").exists()
+
+
+def test_embed_with_no_readable_image_says_so(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = work / "broken"
+    folder.mkdir()
+    for name in ("a.png", "b.jpg", "c.png"):
+        (folder / name).write_bytes(b"not an image")
+    out = work / "e.npz"
+    code, _, err = _run(["embed", str(folder), "-o", str(out), "-m", str(data["model"])], capsys)
+    line = _one_line(err)
+    assert code == 1 and f"none of the 3 images under {folder} could be embedded" in line
+    assert not out.exists() and not partial_path(out).exists()
+    errors = (work / "e.errors.csv").read_text().splitlines()
+    assert errors[0] == "path,cause" and len(errors) == 4 and _leftovers(work) == []
+
+
+def _damaged(kind: str) -> tuple[list[str], np.ndarray, str]:
+    names = [f"{i}.png" for i in range(4)]
+    vectors = np.eye(4, 16)
+    if kind == "nan":
+        vectors[2, 3] = np.nan
+        return names, vectors, "'2.png' (row 2) is not finite"
+    if kind == "inf":
+        vectors[1, 0] = -np.inf
+        return names, vectors, "'1.png' (row 1) is not finite"
+    if kind == "duplicate":
+        return [*names[:3], "1.png"], vectors, "'1.png' is stored twice"
+    if kind == "same after normalising":
+        return [*names[:3], "./sub/../1.png"], vectors, "'./sub/../1.png' is stored twice (as '1.png')"
+    if kind == "outside":
+        return [*names[:3], "../1.png"], vectors, "'../1.png' points outside"
+    return [*names[:3], "/etc/1.png"], vectors, "'/etc/1.png' is an absolute path"
+
+
+@pytest.mark.parametrize("kind", ["nan", "inf", "duplicate", "same after normalising", "outside", "absolute"])
+@pytest.mark.parametrize("command", ["score", "similar"])
+def test_a_damaged_embeddings_file_is_refused_on_loading(
+    kind: str, command: str, data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    names, vectors, expected = _damaged(kind)
+    damaged = _save(work / "damaged.npz", names, vectors)
+    before = damaged.read_bytes()
+    if command == "score":
+        argv = ["score", str(data["pairs"]), "--embeddings", str(damaged), "-o", str(work / "s.csv")]
+    else:
+        argv = ["similar", "0.png", "--embeddings", str(damaged)]
+    code, stdout, err = _run(argv, capsys)
+    assert code == 1 and expected in _one_line(err) and stdout == ""
+    assert damaged.read_bytes() == before and [p.name for p in work.iterdir()] == ["damaged.npz"]
+
+
+# --- messages that used to mislead -------------------------------------------------------------
+
+
+def test_a_model_folder_is_named_as_a_folder(
+    data: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    image = str(data["images"] / "0.png")
+    code, _, err = _run(["verify", image, image, "-m", str(data["root"])], capsys)
+    assert code == 1 and "is a folder; pass the .onnx file itself" in _one_line(err)
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("index,image1,image2\n0,0.png,1.png\n".encode("utf-16"), "is UTF-16 or UTF-32 text"),
+        (b"index,image1,image2\n0,0.png,1.png\n1,0.png,1.png,2.png\n", "row 3 has 4 fields, the header 3"),
+        (b"index,image1,image2\n0,0.png,1.png\n12345678901234567890,0.png,1.png\n", "row 3 has index="),
+    ],
+)
+def test_a_bad_pairs_file_is_named_with_its_row(
+    content: bytes, expected: str, data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = work / "pairs.csv"
+    pairs.write_bytes(content)
+    argv = ["score", str(pairs), "--embeddings", str(data["e"]), "-o", str(work / "s.csv")]
+    code, _, err = _run(argv, capsys)
+    line = _one_line(err)
+    assert code == 1 and expected in line and "\x00" not in err
+    if "index=" in expected:
+        assert "'12345678901234567890'; expected an integer from 0 to 2147483647" in line
+    assert [p.name for p in work.iterdir()] == ["pairs.csv"]
+
+
+def test_an_auc_on_part_of_the_pairs_says_on_how_many(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    solution = work / "part.csv"
+    solution.write_text("index,sameArtist\n1,1\n2,0\n3,1\n4,0\n")
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "--solution", str(solution)]
+    code, stdout, err = _run([*argv, "-o", str(work / "s.csv")], capsys)
+    assert code == 0, err
+    assert f"against {solution}, on 4 of the {IMAGES} pairs (those it labels)" in stdout
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ("1,1\n99,0\n", "row 3 has index 99, which"),
+        ("1,1\n2,maybe\n", "row 3 has sameArtist='maybe'; expected 0 or 1"),
+        ("1,1\n1,0\n", "row 3 repeats index 1"),
+    ],
+)
+def test_a_bad_solution_leaves_the_submission_alone(
+    rows: str, expected: str, data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    solution = work / "bad.csv"
+    solution.write_text(f"index,sameArtist\n{rows}")
+    out = work / "s.csv"
+    out.write_bytes(b"the submission before")
+    argv = ["score", str(data["pairs"]), "--embeddings", str(data["e"]), "--solution", str(solution)]
+    code, _, err = _run([*argv, "-o", str(out), "--force"], capsys)
+    assert code == 1 and expected in _one_line(err)
+    assert out.read_bytes() == b"the submission before" and _leftovers(work) == []
+
+
+def test_names_are_matched_in_one_spelling_from_images_or_embeddings(
+    data: dict[str, Path], work: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pairs = work / "pairs.csv"
+    pairs.write_text("index,image1,image2\n0,./0.png,1.png\n1,sub/../2.png, 3.png\n2,0.png,.//1.png\n")
+    from_embeddings, from_images = work / "a.csv", work / "b.csv"
+    code, stdout, err = _run(
+        ["score", str(pairs), "--embeddings", str(data["e"]), "-o", str(from_embeddings), "--json"], capsys
+    )
+    assert code == 0 and '"filled": 0' in stdout, err
+    argv = ["score", str(pairs), "--images", str(data["images"]), "-m", str(data["model"]), "--json"]
+    code, stdout, err = _run([*argv, "-o", str(from_images)], capsys)
+    assert code == 0 and '"filled": 0' in stdout, err
+    assert from_embeddings.read_bytes() == from_images.read_bytes()
+    rows = from_embeddings.read_text().splitlines()
+    assert rows[1].split(",")[1] == rows[3].split(",")[1]  # ./0.png,1.png is 0.png,.//1.png

@@ -443,7 +443,7 @@ def test_unreadable_rows_are_named(tmp_path: Path) -> None:
         _score(pairs, tmp_path / "out.csv")
     pairs.write_bytes(b"index,image1,image2\n0,11.jpg,5.jpg\n1,11.jpg\n")
     with pytest.raises(
-        DataError, match=r"pairs\.csv: not a readable pairs CSV \(.*Expected 3 columns, got 2"
+        DataError, match=r"pairs\.csv: row 3 has 2 fields, the header 3 \(index,image1,image2\): '1,11\.jpg'"
     ):
         unique_images(pairs)
 

@@ -11,11 +11,11 @@ Semantics of an existing output or partial file:
 * ``--force``: start over; the old files are replaced when the new run finishes.
 
 Unreadable images are skipped and listed in ``OUT.errors.csv`` (``--strict``: the first one stops
-the run, its progress kept for ``--resume``). Before any work the output is checked (not a
-folder, not the model, its folder takes a new file), and a lock (`painter_match.atomic.OutputLock`)
-keeps a second run off the same output. A write the disk refuses (full, read-only) stops the run
-with one line; the vectors of the last partial file that could be written are kept, for
-``--resume``.
+the run, its progress kept for ``--resume``); a run that embeds none at all writes no output and
+exits 1. Before any work the output is checked (not a folder, not the model, its folder takes a
+new file), and a lock (`painter_match.atomic.OutputLock`) keeps a second run off the same output.
+A write the disk refuses (full, read-only) stops the run with one line; the vectors of the last
+partial file that could be written are kept, for ``--resume``.
 """
 
 from __future__ import annotations
@@ -204,6 +204,14 @@ def _embed(
         raise
     seconds = time.monotonic() - started
     result = merge(relative, [saver.collected()], source, root_abs)
+    if len(result) == 0:
+        write_errors(errors_file, ((f.path, f.cause) for f in failures))
+        first = failures[0] if failures else None
+        example = f" (e.g. {first.path}: {first.cause})" if first else ""
+        raise DataError(
+            f"none of the {len(relative):,} images under {root} could be embedded{example}; all are listed in "
+            f"{errors_file}, and no {out} was written"
+        )
     try:
         save_embeddings(out, result)
     except OutputError as error:

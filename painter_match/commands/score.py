@@ -34,7 +34,7 @@ from painter_match.commands.common import (
 )
 from painter_match.embeddings import load_embeddings
 from painter_match.errors import DataError
-from painter_match.images import resolve_inside
+from painter_match.images import normalise_name, resolve_inside
 from painter_match.progress import progress_bar
 
 # How many unavailable images a message or the JSON names before it just counts.
@@ -43,6 +43,11 @@ EXAMPLES = 5
 
 def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any]]:
     embeddings = load_embeddings(args.embeddings)
+    if len(embeddings) == 0:
+        raise DataError(
+            f"{args.embeddings} holds no embeddings (no image of its folder could be read); embed a folder "
+            "with readable images"
+        )
     info = embeddings.source.info
     record: dict[str, Any] = {"identity": embeddings.source.identity, "from": str(args.embeddings)}
     if args.model is not None:
@@ -93,7 +98,8 @@ def _check_names_match(pairs_csv: Path, embeddings: Path, names: set[str]) -> No
     head.columns = [str(c).strip() for c in head.columns]
     if not {"image1", "image2"} <= set(head.columns) or head.empty:
         return
-    seen = set(head["image1"].str.strip()) | set(head["image2"].str.strip())
+    seen = {normalise_name(n) for n in set(head["image1"]) | set(head["image2"])}
+    names = {normalise_name(n) for n in names}
     if names and not seen & names:
         example = next(iter(sorted(names)))
         raise DataError(
@@ -134,6 +140,12 @@ def _score(args: argparse.Namespace) -> int:
         # Checks every row (and that every name stays inside the folder) before any decoding.
         wanted = engine.unique_images(args.pairs, images_dir=args.images, quiet=args.quiet or args.json)
         names, vectors, calibration, model, unavailable = _from_images(args, list(wanted))
+        if not names:
+            examples = "; ".join(f"{n}: {c}" for n, c in unavailable[:EXAMPLES])
+            raise DataError(
+                f"none of the {len(wanted):,} images named in {args.pairs} could be read in --images "
+                f"{args.images} ({examples}); is it the folder the names are relative to?"
+            )
         if unavailable:
             examples = "; ".join(f"{n}: {c}" for n, c in unavailable[:EXAMPLES])
             if args.missing == "error":
@@ -170,6 +182,10 @@ def _score(args: argparse.Namespace) -> int:
             f"{int(result['filled']):,} pairs filled with {args.fill_value} (an image missing or unreadable)"
         )
     if result.get("auc") is not None:
-        lines.append(f"ROC AUC {float(result['auc']):.4f} against {args.solution}")
+        covered = int(result.get("auc_pairs", 0))
+        share = f"all {pairs:,} pairs" if covered == pairs else f"{covered:,} of the {pairs:,} pairs"
+        lines.append(
+            f"ROC AUC {float(result['auc']):.4f} against {args.solution}, on {share} (those it labels)"
+        )
     print("\n".join(lines))
     return 0

@@ -80,7 +80,7 @@ def _find_query(query: str, embeddings: Embeddings) -> int | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    embeddings = load_embeddings(args.embeddings)
+    embeddings = load_embeddings(args.embeddings)  # checked: finite vectors, distinct paths
     if len(embeddings) == 0:
         raise DataError(f"{args.embeddings} holds no embeddings")
     row = _find_query(args.query, embeddings)
