@@ -3,11 +3,13 @@
 Everything a client needs besides the graph (input size and resize policy, embedding size and
 metric, the calibration, which data and backbone made the model, its validation AUC, the
 variant and what the variant costs in AUC) is one `painter_match.model.ModelInfo`, stored as
-JSON under ``METADATA_KEY`` in the model's ``metadata_props``.
+JSON under ``METADATA_KEY`` in the model's ``metadata_props``. The model's identity comes from a
+digest of the checkpoint's weights (`weights_digest`), never from the export time.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +34,25 @@ def versions() -> dict[str, str]:
         "onnx": str(onnx.__version__),
         "onnxruntime": str(onnxruntime.__version__),
     }
+
+
+def weights_digest(tensors: Mapping[str, Any]) -> str:
+    """SHA-256 of a state dict: each tensor's name, dtype, shape and bytes, in name order.
+
+    The same weights give the same digest whenever and wherever they are exported.
+    """
+    import torch
+
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        value = tensors[name]
+        if not isinstance(value, torch.Tensor):
+            digest.update(f"{name}={value!r};".encode())
+            continue
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(value.shape)};".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _views(state: Mapping[str, Any]) -> Views:
@@ -79,6 +100,7 @@ def model_info(
             versions=versions(),
             views=_views(state),
             variant_auc=variant_auc,
+            weights=weights_digest(state["encoder"]),
         )
     except KeyError as exc:
         raise CheckpointError(

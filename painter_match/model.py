@@ -79,6 +79,8 @@ class ModelInfo:
         versions: library versions at export (painter_match, torch, onnx, ...).
         views: the default view policy for ``embed``.
         variant_auc: this variant's validation AUC, measured at export (None when not measured).
+        weights: SHA-256 of the trained weights the model was exported from ("" for models
+            exported before it was recorded).
         resize: how pixels are produced; only ``RESIZE_POLICY`` exists so far.
         metric: how embeddings are compared; only ``cosine``.
         schema_version: of this document.
@@ -96,6 +98,7 @@ class ModelInfo:
     versions: Mapping[str, str] = field(default_factory=dict)
     views: Views = Views()
     variant_auc: float | None = None
+    weights: str = ""
     resize: str = RESIZE_POLICY
     metric: str = METRIC
     schema_version: int = SCHEMA_VERSION
@@ -104,7 +107,15 @@ class ModelInfo:
 
     @property
     def identity(self) -> str:
-        """A short string that changes whenever the embeddings a model produces would change."""
+        """A short string that changes whenever the embeddings a model produces would change.
+
+        It is made of what the vectors depend on: the weights, the variant they were converted
+        to, and the preprocessing (input size, resize policy). Not the export time, so two
+        exports of one checkpoint make embeddings that mix. A model exported before the weights
+        digest was recorded has only its data fingerprint and export time to go by.
+        """
+        if self.weights:
+            return f"{self.backbone}/{self.variant}/{self.weights[:16]}/{self.input_size}px-{self.resize}"
         return f"{self.backbone}/{self.variant}/{self.data_fingerprint}/{self.created}"
 
     def to_json(self) -> str:
@@ -147,6 +158,7 @@ class ModelInfo:
                 versions={str(k): str(v) for k, v in _mapping(data, "versions", {}).items()},
                 views=Views(**_mapping(data, "views", {})),
                 variant_auc=_optional_float(data, "variant_auc"),
+                weights=str(data.get("weights", "")),
                 resize=str(data.get("resize", RESIZE_POLICY)),
                 metric=str(data.get("metric", METRIC)),
                 input_layout=str(data.get("input_layout", "NHWC")),

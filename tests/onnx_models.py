@@ -24,9 +24,14 @@ TEST_CALIBRATION = Calibration(slope=8.0, intercept=-4.0, threshold=0.5, positiv
 
 
 def tiny_info(
-    input_size: int = 32, dim: int = 16, *, views: Views | None = None, tag: str = "a"
+    input_size: int = 32,
+    dim: int = 16,
+    *,
+    views: Views | None = None,
+    tag: str = "a",
+    created: str = "2026-01-01T00:00:00Z",
 ) -> ModelInfo:
-    """The metadata of a tiny test model; ``tag`` changes its identity."""
+    """The metadata of a tiny test model; ``tag`` changes its identity (its weights digest)."""
     return ModelInfo(
         input_size=input_size,
         embedding_dim=dim,
@@ -34,9 +39,10 @@ def tiny_info(
         backbone="tiny-stats",
         data_fingerprint=f"test-{tag}",
         val_auc=0.5,
-        created="2026-01-01T00:00:00Z",
+        created=created,
         versions={"onnx": onnx.__version__},
         views=views or Views(),
+        weights=f"{tag}-weights-sha256",
     )
 
 

@@ -205,6 +205,23 @@ def test_resume_refuses_to_mix_models(
     assert code == 1 and "cannot be mixed" in err
 
 
+def test_a_re_export_of_the_same_weights_is_the_same_model(
+    images: Path, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The same weights exported a day later: only the export time differs.
+    again = write_tiny_model(tmp_path / "again.onnx", info=tiny_info(tag="a", created="2026-01-02T09:30:00Z"))
+    out = tmp_path / "e.npz"
+    assert main(["embed", str(images), "-o", str(out), "-m", str(models["a"]), "-q"]) == 0
+    code, _, err = _run(["embed", str(images), "-o", str(out), "-m", str(again), "--resume", "-q"], capsys)
+    assert code == 0, err
+    query = tmp_path / "outside.png"  # not in the file: embedded with -m
+    shutil.copy(sorted(images.iterdir())[0], query)
+    code, _, err = _run(["similar", str(query), "--embeddings", str(out), "-m", str(again)], capsys)
+    assert code == 0, err
+    code, _, err = _run(["similar", str(query), "--embeddings", str(out), "-m", str(models["b"])], capsys)
+    assert code == 1 and "was made by model" in _one_line_error(err)
+
+
 def test_killed_run_saves_progress(images: Path, models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "e.npz"
     marker = tmp_path / "started"

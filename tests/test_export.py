@@ -18,7 +18,13 @@ onnx = pytest.importorskip("onnx", reason="export needs the [train] extra (onnx)
 pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript ([train] extra)")
 
 import export as export_pkg  # noqa: E402
-from export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model  # noqa: E402
+from export import (  # noqa: E402
+    AUC_DROP_LIMIT,
+    ExportError,
+    ExportReport,
+    export_model,
+    metadata,  # noqa: E402
+)
 from export.__main__ import main  # noqa: E402
 from export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 from painter_match.calibration import Calibration  # noqa: E402
@@ -90,10 +96,24 @@ def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_che
     assert info.data_fingerprint == state["data_fingerprint"] and len(info.data_fingerprint) == 16
     assert {"painter_match", "torch", "onnx", "onnxruntime"} <= set(info.versions)
     assert datetime.fromisoformat(info.created).utcoffset() is not None
+    assert info.weights == metadata.weights_digest(state["encoder"])
     # One JSON document, not str() of a dict.
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(props[METADATA_KEY])["schema_version"] == 1
     assert report.size_bytes == path.stat().st_size
+
+
+def test_a_re_export_of_the_same_checkpoint_is_the_same_model(tiny_checkpoint: Path) -> None:
+    state = load_checkpoint(tiny_checkpoint)
+    first = metadata.model_info(state, source="best.pt", created="2026-01-01T00:00:00+00:00")
+    later = metadata.model_info(
+        load_checkpoint(tiny_checkpoint), source="best.pt", created="2026-06-01T12:00:00+00:00"
+    )
+    assert first.created != later.created and first.identity == later.identity
+    retrained = {**state, "encoder": {k: v.clone() for k, v in state["encoder"].items()}}
+    name = next(k for k, v in retrained["encoder"].items() if v.is_floating_point())
+    retrained["encoder"][name].add_(1e-3)
+    assert metadata.model_info(retrained, source="best.pt").identity != first.identity
 
 
 def test_a_model_without_the_contract_is_refused(fp32: tuple[Path, ExportReport], tmp_path: Path) -> None:

@@ -42,9 +42,19 @@ def test_metadata_round_trips_through_json() -> None:
 
 
 def test_identity_changes_with_the_weights_that_made_it() -> None:
-    assert _info().identity != _info(created="2026-11-24T10:00:00Z").identity
+    assert _info().identity != _info(created="2026-11-24T10:00:00Z").identity  # no digest: the clock
     assert _info().identity != _info(variant="int8").identity
     assert _info().identity == _info(val_auc=0.5).identity
+
+
+def test_identity_is_the_weights_and_preprocessing_not_the_export_time() -> None:
+    digest = "9f" * 32
+    info = _info(weights=digest)
+    assert info.identity == _info(weights=digest, created="2027-05-01T00:00:00Z", val_auc=0.5).identity
+    assert info.identity != _info(weights="0e" * 32).identity
+    assert info.identity != _info(weights=digest, input_size=128).identity
+    assert info.identity != _info(weights=digest, variant="int8").identity
+    assert ModelInfo.from_json(info.to_json()).identity == info.identity
 
 
 @pytest.mark.parametrize(
