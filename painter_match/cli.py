@@ -466,6 +466,12 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     model.add_argument(
         "--input-size", type=_positive_int, default=d.input_size, help="square input side, pixels"
     )
+    model.add_argument(
+        "--head-hidden",
+        type=_non_negative_int,
+        default=d.head_hidden,
+        help="EfficientNet-Lites: the head's hidden width; 0 for a linear head (BatchNorm, dropout, Linear)",
+    )
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the embedding layer")
     model.add_argument(
         "--views",
@@ -835,6 +841,7 @@ def _run_train(args: argparse.Namespace) -> int:
         features=args.features,
         freeze=args.freeze,
         embedding_dim=args.embedding_dim,
+        head_hidden=args.head_hidden,
         input_size=args.input_size,
         dropout=args.dropout,
         loss=args.loss,

@@ -243,3 +243,23 @@ def test_every_backbone_is_listed() -> None:
         "efficientnet_lite0",
         "efficientnet_lite2",
     )
+
+
+@pytest.mark.parametrize("hidden", [0, 64])
+def test_lite_head_width_travels_in_the_config(hidden: int) -> None:
+    torch.manual_seed(0)
+    encoder = build_encoder("efficientnet_lite0", embedding_dim=16, input_size=64, head_hidden=hidden).eval()
+    linears = [m for m in encoder.head.modules() if isinstance(m, torch.nn.Linear)]
+    assert len(linears) == (1 if hidden == 0 else 2)
+    config = json.loads(json.dumps(encoder_config(encoder)))
+    assert config["head_hidden"] == hidden
+    restored = encoder_from_config(config).eval()
+    restored.load_state_dict(encoder.state_dict(), strict=True)
+    x = _images(2, 64)
+    with torch.no_grad():
+        assert torch.allclose(restored(x), encoder(x), atol=1e-6)
+    # A config from before the choice existed has the 512-wide head.
+    del config["head_hidden"]
+    assert encoder_config(encoder_from_config(config))["head_hidden"] == 512
+    with pytest.raises(ValueError, match="head_hidden is for"):
+        build_encoder("compact", head_hidden=0)

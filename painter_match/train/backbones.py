@@ -48,7 +48,7 @@ MIN_INPUT_SIZE = 32
 
 _COMPACT_CHANNELS = (32, 64, 128, 256)
 _COMPACT_HIDDEN = 512
-_LITE_HIDDEN = 512
+LITE_HIDDEN = 512
 
 # name -> (constructor, ImageNet weights). V1 for all three: one consistent recipe, and the
 # classic weights are the ones most transfer results are reported with.
@@ -216,17 +216,21 @@ def _head(feature_dim: int, embedding_dim: int, dropout: float, hidden: int | No
     )
 
 
-def _lite_head(feature_dim: int, embedding_dim: int, dropout: float) -> nn.Sequential:
+def _lite_head(feature_dim: int, embedding_dim: int, dropout: float, hidden: int) -> nn.Sequential:
     # Style statistics from different depths differ in scale by orders of magnitude, and a plain
     # standardisation of frozen ImageNet features already helps on paintings, so the head starts
     # by standardising every feature (BatchNorm: batch statistics in training, the running ones
-    # after, which an export folds into a fixed affine map).
+    # after, which an export folds into a fixed affine map). ``hidden`` 0 makes it linear.
+    if hidden == 0:
+        return nn.Sequential(
+            nn.BatchNorm1d(feature_dim), nn.Dropout(dropout), nn.Linear(feature_dim, embedding_dim)
+        )
     return nn.Sequential(
         nn.BatchNorm1d(feature_dim),
-        nn.Linear(feature_dim, _LITE_HIDDEN),
+        nn.Linear(feature_dim, hidden),
         nn.ReLU(inplace=True),
         nn.Dropout(dropout),
-        nn.Linear(_LITE_HIDDEN, embedding_dim),
+        nn.Linear(hidden, embedding_dim),
     )
 
 
@@ -239,13 +243,14 @@ def _lite_encoder(
     dropout: float,
     features: str,
     taps: Sequence[str] | None,
+    head_hidden: int,
 ) -> Encoder:
     lite = LiteFeatures(backbone, features=features, taps=DEFAULT_STYLE_TAPS if taps is None else taps)
     if pretrained:
         load_imagenet(lite.net)
     return Encoder(
         lite,
-        _lite_head(lite.feature_dim, embedding_dim, dropout),
+        _lite_head(lite.feature_dim, embedding_dim, dropout, head_hidden),
         backbone_name=backbone,
         embedding_dim=embedding_dim,
         input_size=input_size,
@@ -345,6 +350,7 @@ def build_encoder(
     dropout: float = 0.0,
     features: str = "auto",
     taps: Sequence[str] | None = None,
+    head_hidden: int = LITE_HIDDEN,
 ) -> Encoder:
     """Build an encoder.
 
@@ -369,6 +375,8 @@ def build_encoder(
         taps: EfficientNet-Lite depths for style statistics, names from
             `painter_match.train.efficientnet_lite.TAPS`; None for the default
             (stage2..stage7 and head).
+        head_hidden: the EfficientNet-Lites' head width; 0 for a linear head (BatchNorm ->
+            dropout -> Linear), which generalised better to unseen artists (README, "Real paintings").
 
     Returns:
         An `Encoder` in training mode.
@@ -394,6 +402,10 @@ def build_encoder(
         raise ValueError(f"input_size must be an integer >= {MIN_INPUT_SIZE}, got {input_size!r}")
     if not 0.0 <= dropout < 1.0:
         raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+    if isinstance(head_hidden, bool) or not isinstance(head_hidden, int) or head_hidden < 0:
+        raise ValueError(f"head_hidden must be an integer >= 0, got {head_hidden!r}")
+    if head_hidden != LITE_HIDDEN and backbone not in LITE_BACKBONES:
+        raise ValueError(f"head_hidden is for {', '.join(LITE_BACKBONES)}; got backbone {backbone!r}")
     if backbone == "compact":
         if pretrained:
             raise ValueError(
@@ -418,6 +430,7 @@ def build_encoder(
             dropout=dropout,
             features=resolved,
             taps=taps,
+            head_hidden=head_hidden,
         )
     return _resnet_encoder(
         backbone, embedding_dim=embedding_dim, input_size=input_size, pretrained=pretrained, dropout=dropout
@@ -474,7 +487,14 @@ def encoder_config(encoder: Encoder) -> dict[str, Any]:
     if isinstance(encoder.backbone, LiteFeatures):
         config["features"] = encoder.backbone.features
         config["taps"] = list(encoder.backbone.taps)
+        config["head_hidden"] = _head_hidden(encoder.head)
     return config
+
+
+def _head_hidden(head: nn.Module) -> int:
+    """The width of a Lite head's hidden layer: the first Linear's outputs unless it is the last."""
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+    return 0 if len(linears) == 1 else int(linears[0].out_features)
 
 
 def _three_floats(config: Mapping[str, Any], field: str, *, positive: bool) -> list[float]:
@@ -505,12 +525,14 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
             f"encoder config must be a mapping with fields {_CONFIG_FIELDS}, got {type(config).__name__}"
         )
     expected: tuple[str, ...] = _CONFIG_FIELDS
+    optional: tuple[str, ...] = ()
     if config.get("backbone") in LITE_BACKBONES:
         expected += _LITE_FIELDS
+        optional = ("head_hidden",)  # absent from checkpoints made before the choice existed
     missing = [f for f in expected if f not in config]
     if missing:
         raise ValueError(f"encoder config lacks field(s) {', '.join(missing)}")
-    unknown = sorted(str(f) for f in config if f not in expected)
+    unknown = sorted(str(f) for f in config if f not in expected + optional)
     if unknown:
         raise ValueError(f"encoder config has unknown field(s) {', '.join(unknown)}; expected {expected}")
     if config["backbone"] not in BACKBONES:
@@ -531,7 +553,11 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
         features = config["features"]
         if features not in ("pooled", "style"):
             raise ValueError(f"encoder config field 'features' must be 'pooled' or 'style', got {features!r}")
-        lite = {"features": features, "taps": list(taps) if features == "style" else None}
+        lite = {
+            "features": features,
+            "taps": list(taps) if features == "style" else None,
+            "head_hidden": config.get("head_hidden", LITE_HIDDEN),
+        }
     try:
         encoder = build_encoder(
             config["backbone"], embedding_dim=config["embedding_dim"], input_size=config["input_size"], **lite

@@ -150,6 +150,7 @@ class TrainConfig:
     features: str = "auto"
     freeze: str = "none"
     embedding_dim: int = 256
+    head_hidden: int = 512
     input_size: int = 96
     dropout: float = 0.0
     loss: str = "proxy"
@@ -183,6 +184,12 @@ class TrainConfig:
         check_model_options(
             self.backbone, pretrained=self.pretrained, features=self.features, freeze=self.freeze
         )
+        if self.head_hidden < 0:
+            raise ValueError(f"head_hidden must be 0 (a linear head) or more, got {self.head_hidden}")
+        if self.head_hidden != 512 and self.backbone not in LITE_BACKBONES:
+            raise ValueError(
+                f"--head-hidden is for {', '.join(LITE_BACKBONES)}; backbone {self.backbone!r} has its own head"
+            )
         if self.view_crops < 0:
             raise ValueError(f"view_crops must be 0 or more, got {self.view_crops}")
         if self.hold_out_fold is not None:

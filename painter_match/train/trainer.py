@@ -37,9 +37,9 @@ from painter_match.errors import DataError, PainterMatchError
 from painter_match.kaggle import pair_positions, run_paintings, split_by_artist
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, load_side, train_transform
-from painter_match.train.backbones import Encoder, build_encoder, encoder_config, freeze_backbone
+from painter_match.train.backbones import LITE_HIDDEN, Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
-from painter_match.train.config import TrainConfig, parse_freeze
+from painter_match.train.config import LITE_BACKBONES, TrainConfig, parse_freeze
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
 from painter_match.train.feature_cache import build_feature_cache, cached_view_names, supports_cache
 from painter_match.train.losses import build_loss
@@ -427,6 +427,7 @@ def train(
         pretrained=config.pretrained and state is None,
         dropout=config.dropout,
         features=config.features,
+        head_hidden=config.head_hidden if config.backbone in LITE_BACKBONES else LITE_HIDDEN,
     )
     # Frozen parameters stay out of the optimizer below; frozen BatchNorm layers stay in eval
     # mode through every model.train() (Encoder.train), so their running statistics stay put.
