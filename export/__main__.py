@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from painter_match.errors import PainterMatchError
 from painter_match.model import DEFAULT_MODEL_PATH
@@ -82,40 +80,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
-    def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)  # `kill` cleans up as Ctrl-C does
     try:
         from painter_match.atomic import check_output
+        from painter_match.commands.common import sigterm_as_interrupt
 
-        # Before the checkpoint is read: an existing model is replaced only when asked.
-        check_output(
-            Path(args.output), force=args.force, inputs=[("checkpoint", args.checkpoint)], make_folder=True
-        )
-        from export import export_model
-        from export.graph import OPSET
+        with sigterm_as_interrupt():  # `kill` cleans up as Ctrl-C does
+            # Before the checkpoint is read: an existing model is replaced only when asked.
+            check_output(
+                Path(args.output),
+                force=args.force,
+                inputs=[("checkpoint", args.checkpoint)],
+                make_folder=True,
+            )
+            from export import export_model
+            from export.graph import OPSET
 
-        report = export_model(
-            args.checkpoint,
-            args.output,
-            variant=variant,
-            data_dir=args.data,
-            calibration_data=args.calibration_data,
-            parity_data=args.parity_data,
-            calibration_images=args.calibration_images,
-            opset=args.opset or OPSET,
-            quiet=args.quiet,
-            log=None if args.quiet else log,
-        )
+            report = export_model(
+                args.checkpoint,
+                args.output,
+                variant=variant,
+                data_dir=args.data,
+                calibration_data=args.calibration_data,
+                parity_data=args.parity_data,
+                calibration_images=args.calibration_images,
+                opset=args.opset or OPSET,
+                quiet=args.quiet,
+                log=None if args.quiet else log,
+            )
     except PainterMatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"interrupted; nothing was written to {args.output}", file=sys.stderr)
         return 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     if args.json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -15,6 +15,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -372,6 +373,53 @@ def test_a_second_embed_of_the_same_output_is_refused_and_a_killed_one_is_recove
     code, _, err = _run([*argv[:-1], "--force"], capsys)
     assert code == 0, err
     assert load_embeddings(out).paths == load_embeddings(data["e"]).paths and _leftovers(work) == []
+
+
+# The command line of `python -m export` around an exporter that hangs; the package's torch-heavy
+# modules are stood in for, since only the command's handling of SIGTERM is under test.
+_SLOW_EXPORT = """
+import sys, time, types
+from pathlib import Path
+def slow(*args, **kwargs):
+    Path({marker!r}).touch()
+    time.sleep(120)
+package = types.ModuleType("export")
+package.__path__ = [{folder!r}]
+package.export_model = slow
+sys.modules["export"] = package
+graph = types.ModuleType("export.graph")
+graph.OPSET = 18
+sys.modules["export.graph"] = graph
+from export.__main__ import main
+sys.exit(main({argv!r}))
+"""
+
+
+def test_export_stopped_by_sigterm_says_so_and_leaves_the_model(work: Path) -> None:
+    checkpoint, model, marker = work / "best.pt", work / "model.onnx", work / "exporting"
+    checkpoint.write_bytes(b"a checkpoint")
+    model.write_bytes(b"the model in use")
+    argv = [str(checkpoint), "-o", str(model), "--force", "--quiet"]
+    process = _python(_SLOW_EXPORT.format(marker=str(marker), folder=str(REPO / "export"), argv=argv))
+    _wait_for(marker, process)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert _one_line(err, "interrupted; ") == f"interrupted; nothing was written to {model}"
+    assert model.read_bytes() == b"the model in use" and checkpoint.read_bytes() == b"a checkpoint"
+
+
+def test_export_runs_outside_the_main_thread(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch", reason="export needs the [train] extra")
+    from export.__main__ import main as export_main
+
+    (work / "model.onnx").write_bytes(b"the model in use")
+    codes: list[int] = []
+    argv = [str(work / "best.pt"), "-o", str(work / "model.onnx"), "--quiet"]
+    worker = threading.Thread(target=lambda: codes.append(export_main(argv)))
+    worker.start()
+    worker.join()
+    assert codes == [1] and "already exists" in _one_line(capsys.readouterr().err, "error: ")
 
 
 # --- 6. options that multiply memory -----------------------------------------------------------
