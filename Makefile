@@ -81,28 +81,51 @@ demo: install  ## the main job from a fresh clone: synth -> scan -> train -> exp
 	$(BIN)/painter-match score $(DATA)/submission_info.csv --embeddings $(RUN)/test-embeddings.npz \
 		-o $(RUN)/submission.csv --solution $(DATA)/solution.csv
 
-# Real paintings: the shared development set is not part of the project, so the target only
-# trains where it is present. REAL_TRAIN_ARGS overrides preset values (e.g. --epochs 10).
-REAL_DATA  ?= ../shared/data/real-paintings-128
+# Real paintings: the shared development sets are not part of the project, so these targets only
+# train where they are present. REAL_TRAIN_ARGS overrides preset values (e.g. --epochs 10).
+REAL_DATA  ?= ../shared/data/real-paintings-128 ../shared/data/wikiart-224
 REAL_RUN   ?= runs/real
 REAL_MODEL ?= models/painter-match-real.onnx
 REAL_TRAIN_ARGS ?=
+# The one model the package ships (README, "Real paintings"; its card is beside it).
+PACKAGED_MODEL := painter_match/models/painter-match.onnx
+PACKAGED_VARIANT ?= --int8
+FOLDS ?= 4
+REAL_PRESENT = for d in $(REAL_DATA); do [ -d "$$d" ] || { echo "make $@: $$d is absent, so there is nothing to train on; skipping (not an error)"; exit 0; }; done
 
-.PHONY: real-model
-real-model: install  ## train --preset real on $(REAL_DATA) if present, export $(REAL_MODEL), evaluate it
-	@if [ ! -d "$(REAL_DATA)" ]; then \
-		echo "make real-model: $(REAL_DATA) is absent, so there is nothing to train on; skipping (not an error)"; \
-		exit 0; \
-	fi; \
+.PHONY: real-model real-folds
+real-model: install  ## train --preset real on every $(REAL_DATA) folder if present; export it and the packaged default
+	@$(REAL_PRESENT); \
 	set -e; start=$$(date +%s); \
 	echo "== 1/3 train --preset real on $(REAL_DATA) -> $(REAL_RUN)"; \
 	rm -rf $(REAL_RUN); \
 	$(BIN)/painter-match train $(REAL_DATA) -o $(REAL_RUN) --preset real --feature-cache runs/feature-cache --quiet $(REAL_TRAIN_ARGS); \
 	echo "== 2/3 export $(REAL_RUN)/best.pt -> $(REAL_MODEL)"; \
-	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(REAL_MODEL) --force; \
-	echo "== 3/3 evaluate $(REAL_RUN)/best.pt on $(REAL_DATA): all pairs, at most 60 paintings per artist; unseen = its validation artists"; \
-	$(BIN)/painter-match evaluate $(REAL_RUN)/best.pt $(REAL_DATA) --quiet; \
+	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(REAL_MODEL) --force --quiet; \
+	echo "== 3/3 export $(PACKAGED_VARIANT) -> $(PACKAGED_MODEL) (the packaged default; commit it only when the fold figures beat the last)"; \
+	$(BIN)/python -m export $(REAL_RUN)/best.pt -o $(PACKAGED_MODEL) $(PACKAGED_VARIANT) --force --quiet; \
+	ls -l $(REAL_MODEL) $(PACKAGED_MODEL); \
 	echo "make real-model: done in $$(( $$(date +%s) - start ))s"
+
+real-folds: install  ## the preset's held-out AUC: FOLDS artist-disjoint folds of $(REAL_DATA), fp32 and int8 (long)
+	@$(REAL_PRESENT); \
+	set -e; start=$$(date +%s); last=$$(( $(FOLDS) - 1 )); \
+	for k in $$(seq 0 $$last); do \
+		run=runs/real-fold$$k; rm -rf $$run; \
+		echo "== fold $$k/$(FOLDS): train with its artists held out -> $$run"; \
+		$(BIN)/painter-match train $(REAL_DATA) -o $$run --preset real --hold-out-fold $$k/$(FOLDS) \
+			--feature-cache runs/feature-cache --quiet $(REAL_TRAIN_ARGS); \
+		$(BIN)/python -m export $$run/best.pt -o $$run/model.onnx --force --quiet; \
+		$(BIN)/python -m export $$run/best.pt -o $$run/model-int8.onnx --int8 --force --quiet; \
+		echo "== fold $$k/$(FOLDS): evaluate on the held-out artists (all pairs, at most 60 per artist)"; \
+		$(BIN)/painter-match evaluate $$run/model.onnx $(REAL_DATA) --fold $$k/$(FOLDS) --quiet --json > $$run/evaluate.json; \
+		$(BIN)/painter-match evaluate $$run/model-int8.onnx $(REAL_DATA) --fold $$k/$(FOLDS) --no-baseline --quiet --json \
+			> $$run/evaluate-int8.json; \
+	done; \
+	$(BIN)/python -c 'import json, sys; k = int(sys.argv[1]); rows = [(json.load(open(f"runs/real-fold{i}/evaluate.json")), json.load(open(f"runs/real-fold{i}/evaluate-int8.json"))) for i in range(k)]; \
+	print("fold  fp32    int8    ImageNet  colour"); [print(f"{i}     {a[\"roc_auc\"]:.4f}  {b[\"roc_auc\"]:.4f}  {a[\"imagenet_auc\"] or 0:.4f}    {a[\"colour_histogram_auc\"] or 0:.4f}") for i, (a, b) in enumerate(rows)]; \
+	print(f"mean  {sum(a[\"roc_auc\"] for a, _ in rows) / k:.4f}  {sum(b[\"roc_auc\"] for _, b in rows) / k:.4f}")' $(FOLDS); \
+	echo "make real-folds: done in $$(( $$(date +%s) - start ))s"
 
 # BENCH_ARGS takes --quick, --stage decode,model, --model PATH, --pairs N, --json FILE, ...
 BENCH_ARGS ?=
