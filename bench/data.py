@@ -33,8 +33,8 @@ _SOURCES_DIR = "synth-src-v1"
 
 def _sources(workdir: Path) -> list[Image.Image]:
     """The synthetic paintings everything is cut from, rendered once at ~2000 px."""
-    from painter_match.images import find_images, load_image
-    from painter_match.synth import SynthConfig, generate
+    from painter_match.data.images import find_images, load_image
+    from painter_match.data.synth import SynthConfig, generate
 
     root = workdir / _SOURCES_DIR
     if not (root / "all_data_info.csv").exists():

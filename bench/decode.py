@@ -22,7 +22,7 @@ LOADERS = ("painter-match", "usual")
 def _profile_painter_match(paths: list[str], size: int) -> dict[str, float]:
     import numpy as np
 
-    from painter_match.images import center_crop, load_image, resize_shorter_side
+    from painter_match.data.images import center_crop, load_image, resize_shorter_side
 
     steps = {"decode (drafted)": 0.0, "resize": 0.0, "crop + array": 0.0}
     for path in paths:
@@ -74,8 +74,7 @@ def measure(
         profile: add the mean milliseconds per step (``profile_ms``).
     """
     if loader == "painter-match":
-        from painter_match.model import Views
-        from painter_match.views import view_pixels
+        from painter_match.data.views import Views, view_pixels
 
         views = Views()
 

@@ -95,7 +95,7 @@ def _fresh_info(encoder: Any, variant: str) -> Any:
 def _calibration_pixels(images: list[str], size: int) -> Any:
     import numpy as np
 
-    from painter_match.images import load_pixels
+    from painter_match.data.images import load_pixels
 
     return np.stack([load_pixels(p, size) for p in images])
 
@@ -149,9 +149,9 @@ def prepare(
     variants: dict[str, str] = {}
 
     if checkpoint is not None:
-        from painter_match.train.evaluate import load_model
+        from painter_match.train.checkpoint import Checkpoint
 
-        encoder, _ = load_model(checkpoint)
+        encoder = Checkpoint.load(checkpoint).restore_encoder(checkpoint)
     else:
         torch.manual_seed(0)
         encoder = build_encoder(backbone, embedding_dim=embedding_dim, input_size=input_size).eval()

@@ -25,14 +25,15 @@ import onnx
 
 from export import metadata
 from export.auc import pair_auc
-from export.data import ValidationPairs, folder_images, load_images, training_images, validation_pairs
+from export.data import folder_images, load_images, training_images, validation_pairs
 from export.graph import OPSET, check, export_onnx
 from export.parity import FP32_TOLERANCE, PARITY_BATCHES, compare
 from export.variants import convert_fp16, quantize_int8
 from painter_match import atomic
+from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.model import VARIANTS, LoadedModel, open_model
-from painter_match.train.evaluate import load_model
+from painter_match.train.checkpoint import Checkpoint
 
 # A variant that loses more validation AUC than this against fp32 is reported as such.
 AUC_DROP_LIMIT = 0.005
@@ -77,13 +78,11 @@ def _say(log: Callable[[str], None] | None, line: str) -> None:
         log(line)
 
 
-def _data_dir(state: dict[str, Any], override: str | Path | None) -> list[Path] | None:
+def _data_dir(state: Checkpoint, override: str | Path | None) -> list[Path] | None:
     """The folders the model was trained on: ``override``, else every folder the checkpoint records."""
     if override is not None:
         return [Path(override)]
-    config = state.get("config") or {}
-    recorded = config.get("data_dirs") or ([config["data_dir"]] if config.get("data_dir") else [])
-    return [Path(folder) for folder in recorded] or None
+    return state.data_folders() or None
 
 
 def _present(folders: list[Path] | None) -> bool:
@@ -95,7 +94,7 @@ def _named(folders: list[Path] | None) -> str:
 
 
 def _parity_pixels(
-    state: dict[str, Any], data_dir: list[Path] | None, parity_data: Path | None, size: int, quiet: bool
+    state: Checkpoint, data_dir: list[Path] | None, parity_data: Path | None, size: int, quiet: bool
 ) -> np.ndarray:
     needed = max(PARITY_BATCHES)
     if parity_data is not None:
@@ -170,7 +169,8 @@ def export_model(
     started = time.perf_counter()
     checkpoint, out = Path(checkpoint), Path(out)
     atomic.check_output(out, force=True, inputs=[("checkpoint", checkpoint)], make_folder=True)
-    encoder, state = load_model(checkpoint)
+    state = Checkpoint.load(checkpoint)
+    encoder = state.restore_encoder(checkpoint)
     info = metadata.model_info(state, source=str(checkpoint))
     size = info.input_size
     data = _data_dir(state, data_dir)
@@ -215,7 +215,7 @@ def export_model(
 
 def _make_variant(
     variant: str,
-    state: dict[str, Any],
+    state: Checkpoint,
     fp32: LoadedModel,
     scratch: Path,
     report: ExportReport,
@@ -232,7 +232,7 @@ def _make_variant(
             f"the checkpoint's data folder {_named(data_dir)} is gone; measuring the {variant} variant's AUC needs "
             "the validation artists: pass --data DIR (the folder the model was trained on)"
         )
-    pairs: ValidationPairs = validation_pairs(state, data_dir)
+    pairs: Pairs = validation_pairs(state, data_dir)
     path = scratch / f"{variant}.onnx"
     if variant == "int8":
         if calibration_data is not None:

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from export.data import ValidationPairs
+from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError
 from painter_match.metrics import roc_auc
 from painter_match.similarity import pair_similarity
@@ -26,7 +26,7 @@ def embed(run: Runner, pixels: np.ndarray, batch_size: int = 32) -> np.ndarray:
     return np.concatenate(chunks)
 
 
-def pair_auc(run: Runner, pixels: np.ndarray, kept: np.ndarray, pairs: ValidationPairs) -> float:
+def pair_auc(run: Runner, pixels: np.ndarray, kept: np.ndarray, pairs: Pairs) -> float:
     """ROC AUC of ``run`` on the validation pairs whose two paintings both decoded.
 
     Args:

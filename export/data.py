@@ -1,41 +1,33 @@
 """Real paintings for export's checks: the checkpoint's validation pairs, calibration and parity images.
 
-The validation pairs are rebuilt with the trainer's own recipe (the training catalogue, filtered
-and capped as the run's config says, restricted to the checkpoint's recorded validation
-artists, then `sample_pairs` with the run's count and seed), so the fp32 model scores exactly
-the pairs its ``val_auc`` was measured on, and the AUC a variant loses is measured against the
-same yardstick. Pixels come from `painter_match.images.load_pixels`, the loader inference uses.
+The validation pairs are the ones the trainer stored in the checkpoint (`Checkpoint.validation`),
+so the fp32 model scores exactly the pairs its ``val_auc`` was measured on, and the AUC a variant
+loses is measured against the same yardstick. A checkpoint saved before the pairs were stored
+gets them rebuilt with the trainer's own recipe (the training catalogue, filtered and capped as
+the run's config says, restricted to the recorded validation artists, then the balanced sampler
+with the run's count and seed). Pixels come from `painter_match.data.images.load_pixels`, the
+loader inference uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from painter_match.data.catalogue import DataDirs
+from painter_match.data.images import find_images, load_pixels
+from painter_match.data.pairs import Pairs, balanced_pairs
+from painter_match.data.selection import run_paintings
 from painter_match.errors import DataError, ImageLoadError
-from painter_match.images import find_images, load_pixels
-from painter_match.kaggle import DataDirs, pair_positions, run_paintings
 from painter_match.progress import progress_bar
+from painter_match.train.checkpoint import Checkpoint
 
 
-@dataclass(frozen=True)
-class ValidationPairs:
-    """The checkpoint's validation paintings and pairs (``first``/``second`` index ``paths``)."""
-
-    root: Path
-    paths: list[str]
-    first: np.ndarray
-    second: np.ndarray
-    same: np.ndarray
-
-
-def _training_paintings(state: Mapping[str, Any], data_dir: DataDirs) -> tuple[Path, pd.DataFrame]:
-    config = state.get("config") or {}
+def _training_paintings(checkpoint: Checkpoint, data_dir: DataDirs) -> tuple[Path, pd.DataFrame]:
+    config = checkpoint.config
     catalogue, paintings, _ = run_paintings(
         data_dir,
         exclude_artists=config.get("exclude_artists"),
@@ -47,15 +39,19 @@ def _training_paintings(state: Mapping[str, Any], data_dir: DataDirs) -> tuple[P
     return catalogue.root, paintings
 
 
-def validation_pairs(state: Mapping[str, Any], data_dir: DataDirs) -> ValidationPairs:
-    """The pairs the trainer validated this checkpoint on, read from ``data_dir``.
+def validation_pairs(checkpoint: Checkpoint, data_dir: DataDirs) -> Pairs:
+    """The pairs the trainer validated this checkpoint on, their images under ``data_dir``.
 
     Raises:
-        DataError: when the folder is unreadable or holds none of the checkpoint's validation artists.
+        DataError: an old checkpoint (no stored pairs) whose folder is unreadable or holds none of
+            its validation artists.
     """
-    config = state.get("config") or {}
-    val_artists = set(state.get("val_artists") or [])
-    root, paintings = _training_paintings(state, data_dir)
+    stored = checkpoint.validation_pairs(data_dir)
+    if stored is not None:
+        return stored
+    config = checkpoint.config
+    val_artists = set(checkpoint.val_artists)
+    root, paintings = _training_paintings(checkpoint, data_dir)
     # The trainer's split keeps table order within the validation part; so does this filter.
     val = paintings[paintings["artist"].isin(val_artists)].reset_index(drop=True)
     if val["artist"].nunique() < 2:
@@ -63,24 +59,17 @@ def validation_pairs(state: Mapping[str, Any], data_dir: DataDirs) -> Validation
             f"{data_dir}: holds {val['artist'].nunique()} of the checkpoint's {len(val_artists)} validation "
             "artists; pass --data with the folder the model was trained on"
         )
-    pairs = pair_positions(val, int(config.get("val_pairs", 3000)), seed=int(config.get("seed", 0)))
-    return ValidationPairs(
-        root=root,
-        paths=list(val["path"]),
-        first=pairs["i"].to_numpy(np.int64),
-        second=pairs["j"].to_numpy(np.int64),
-        same=pairs["same"].to_numpy(bool),
-    )
+    return balanced_pairs(root, val, int(config.get("val_pairs", 3000)), seed=int(config.get("seed", 0)))
 
 
-def training_images(state: Mapping[str, Any], data_dir: DataDirs, limit: int, seed: int = 0) -> list[Path]:
+def training_images(checkpoint: Checkpoint, data_dir: DataDirs, limit: int, seed: int = 0) -> list[Path]:
     """Up to ``limit`` paintings of the training artists, at random: int8 calibration images.
 
     Calibrating on training artists keeps the validation artists, on which the variant's AUC is
     judged, unseen by every step that fitted the model.
     """
-    root, paintings = _training_paintings(state, data_dir)
-    train = paintings[paintings["artist"].isin(set(state.get("train_artists") or []))]
+    root, paintings = _training_paintings(checkpoint, data_dir)
+    train = paintings[paintings["artist"].isin(set(checkpoint.train_artists))]
     if train.empty:
         train = paintings
     chosen = np.random.default_rng(seed).permutation(len(train))[:limit]

@@ -16,9 +16,10 @@ from typing import Any
 
 import onnx
 
-from painter_match.calibration import Calibration
-from painter_match.model import METADATA_KEY, ModelInfo, Views
-from painter_match.train.checkpoint import CheckpointError
+from painter_match.data.catalogue import artist_digest
+from painter_match.data.views import Views
+from painter_match.model import METADATA_KEY, ModelInfo
+from painter_match.train.checkpoint import Checkpoint, CheckpointError
 
 
 def versions() -> dict[str, str]:
@@ -55,9 +56,9 @@ def weights_digest(tensors: Mapping[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _views(state: Mapping[str, Any]) -> Views:
+def _views(state: Checkpoint) -> Views:
     # The trainer stores the policy `embed` should use (`--views`, `--view-scale`) in its config.
-    for source in (state.get("encoder_config") or {}, state.get("config") or {}):
+    for source in (state.encoder_config or {}, state.config or {}):
         policy = source.get("views")
         if isinstance(policy, Mapping):
             return Views(**policy)
@@ -65,7 +66,7 @@ def _views(state: Mapping[str, Any]) -> Views:
 
 
 def model_info(
-    state: Mapping[str, Any],
+    state: Checkpoint,
     *,
     source: str,
     variant: str = "fp32",
@@ -85,22 +86,22 @@ def model_info(
         CheckpointError: when the checkpoint lacks a field the contract needs.
     """
     try:
-        encoder = state["encoder_config"]
-        calibration = Calibration.from_dict(state["calibration"])
-        val_auc = state.get("val_auc")
+        encoder = state.encoder_config
+        val_auc = state.val_auc
         return ModelInfo(
             input_size=int(encoder["input_size"]),
             embedding_dim=int(encoder["embedding_dim"]),
-            calibration=calibration,
+            calibration=state.calibration,
             backbone=str(encoder["backbone"]),
             variant=variant,
-            data_fingerprint=str(state.get("data_fingerprint", "")),
+            data_fingerprint=str(state.data_fingerprint),
             val_auc=float(val_auc) if val_auc is not None else None,
             created=created or time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
             versions=versions(),
             views=_views(state),
             variant_auc=variant_auc,
-            weights=weights_digest(state["encoder"]),
+            weights=weights_digest(state.encoder),
+            training_artists=tuple(sorted({artist_digest(artist) for artist in state.train_artists})),
         )
     except KeyError as exc:
         raise CheckpointError(

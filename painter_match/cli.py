@@ -13,10 +13,13 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from painter_match import __version__
 from painter_match.errors import PainterMatchError
+
+if TYPE_CHECKING:
+    from painter_match.data.views import Views
 
 PROG = "painter-match"
 
@@ -92,8 +95,10 @@ def _add_pairs_options(parser: argparse.ArgumentParser, *, several: bool = False
     parser.add_argument("--seed", type=int, default=0, help="seed for choosing the capped paintings")
 
 
-def _add_thread_workers(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--workers", type=_positive_int, default=None, help=f"{what} (default: one per core)")
+def _add_thread_workers(parser: argparse.ArgumentParser, what: str = "") -> None:
+    from painter_match.workers import HELP
+
+    parser.add_argument("--workers", type=_positive_int, default=None, help=HELP)
 
 
 def get_parser() -> argparse.ArgumentParser:
@@ -144,7 +149,7 @@ def get_parser() -> argparse.ArgumentParser:
     )
     synth.add_argument("--min-size", type=_positive_int, default=300, help="smallest long side, pixels")
     synth.add_argument("--max-size", type=_positive_int, default=2000, help="largest long side, pixels")
-    synth.add_argument("--workers", type=_non_negative_int, default=0, help="processes; 0 = one per core")
+    _add_thread_workers(synth)
     synth.add_argument("--force", action="store_true", help="replace OUT_DIR if it exists")
     _add_output_options(synth)
     synth.set_defaults(run=_run_synth)
@@ -237,7 +242,7 @@ def get_parser() -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--view-scale", type=float, default=2.0, help="with --views: crops' scale (x the input size)"
     )
-    evaluate.add_argument("--workers", type=_non_negative_int, default=0, help="DataLoader worker processes")
+    _add_thread_workers(evaluate, "")
     _add_output_options(evaluate)
     evaluate.set_defaults(run=_run_evaluate)
     _add_inference_parsers(commands)
@@ -560,8 +565,14 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
         help="comma list from crop,flip,affine,color,grey,perspective,blur, or none",
     )
     run = train.add_argument_group("run")
+    from painter_match.workers import HELP as WORKERS_HELP
+
     run.add_argument(
-        "--workers", type=_non_negative_int, default=d.workers, help="DataLoader worker processes"
+        "--workers",
+        type=_positive_int,
+        default=d.workers,
+        help=WORKERS_HELP.replace("(default: one per core)", "")
+        + "(default: 2 on every machine, since the augmentations a run draws depend on it)",
     )
     run.add_argument("--seed", type=int, default=d.seed, help="seed for the split, batches and augmentation")
     run.add_argument("--device", default=d.device, choices=("auto", "cpu", "cuda"))
@@ -576,10 +587,10 @@ def _add_train_parser(commands: argparse._SubParsersAction) -> None:
     train.set_defaults(run=_run_train)
 
 
-def _views_option(crops: int | None, scale: float) -> object:
+def _views_option(crops: int | None, scale: float) -> Views | None:
     if crops is None:
         return None
-    from painter_match.model import Views
+    from painter_match.data.views import Views
 
     try:
         return Views(crops=crops, crop_scale=scale)
@@ -623,8 +634,8 @@ def _print_json(payload: dict[str, object]) -> None:
 
 
 def _run_synth(args: argparse.Namespace) -> int:
+    from painter_match.data.synth import SynthConfig, generate
     from painter_match.progress import progress_bar
-    from painter_match.synth import SynthConfig, generate
 
     config = SynthConfig(
         seed=args.seed,
@@ -649,8 +660,8 @@ def _run_synth(args: argparse.Namespace) -> int:
 
 
 def _run_scan(args: argparse.Namespace) -> int:
+    from painter_match.data.scan import combined_artists, format_report, scan
     from painter_match.progress import progress_bar
-    from painter_match.scan import combined_artists, format_report, scan
 
     reports = []
     for folder in args.data_dir:
@@ -683,7 +694,7 @@ def _run_scan(args: argparse.Namespace) -> int:
 
 
 def _run_baseline(args: argparse.Namespace) -> int:
-    from painter_match.baseline_eval import evaluate_colour_histogram
+    from painter_match.evaluation.baselines import evaluate_colour_histogram
     from painter_match.progress import progress_bar
 
     with progress_bar("colour histograms", quiet=args.quiet, unit="images") as bar:
@@ -711,7 +722,7 @@ def _run_baseline(args: argparse.Namespace) -> int:
 
 
 def _run_prepare(args: argparse.Namespace) -> int:
-    from painter_match.prepare import prepare
+    from painter_match.data.prepare import prepare
     from painter_match.progress import progress_bar
 
     with progress_bar("resizing", quiet=args.quiet, unit="images") as bar:
@@ -750,8 +761,9 @@ def _import_training(module: str) -> object:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    evaluation = _import_training("painter_match.train.evaluate")
-    from painter_match.kaggle import fold_artists, read_artist_list, read_catalogue
+    from painter_match.data.catalogue import read_artist_list, read_catalogue
+    from painter_match.data.selection import fold_artists
+    from painter_match.evaluation.evaluate import evaluate
 
     artists = read_artist_list(args.artists) if args.artists else None
     if args.fold:
@@ -760,9 +772,22 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         except ValueError as err:
             raise PainterMatchError(f"--fold: {err}") from None
         artists = fold if artists is None else artists & fold
-    report = evaluation.evaluate(  # type: ignore[attr-defined]
+    embedder = imagenet = None
+    if args.model.suffix.lower() != ".onnx":
+        training = _import_training("painter_match.train.embedding")
+        embedder = training.checkpoint_embedder(args.model, workers=args.workers)  # type: ignore[attr-defined]
+    if args.baseline:
+        try:
+            import painter_match.train.embedding as training_side
+        except ModuleNotFoundError:
+            pass  # an inference-only install: the ImageNet baseline is skipped, with the reason
+        else:
+            imagenet = training_side.imagenet_features
+    report = evaluate(
         args.model,
         args.data_dir,
+        embedder=embedder,
+        imagenet_features=imagenet,
         artists=artists,
         pairs_file=args.pairs,
         solution_file=args.solution,
@@ -795,8 +820,14 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             if report.views
             else ""
         ),
-        f"seen artists  {auc(report.auc_seen_artists, report.pairs_seen_artists)}",
-        f"unseen        {auc(report.auc_unseen_artists, report.pairs_unseen_artists)}",
+        *(
+            [
+                f"seen artists  {auc(report.auc_seen_artists, report.pairs_seen_artists)}",
+                f"unseen        {auc(report.auc_unseen_artists, report.pairs_unseen_artists)}",
+            ]
+            if report.training_artists_known
+            else ["seen/unseen   n/a: the model does not record its training artists (re-export it)"]
+        ),
         f"accuracy      {report.accuracy:.4f} at the calibrated threshold {report.threshold:.4f}",
         f"confusion     same->same {c['true_same']:,}  different->same {c['false_same']:,}  "
         f"same->different {c['false_different']:,}  different->different {c['true_different']:,}",

@@ -25,9 +25,10 @@ from typing import Any
 import numpy as np
 
 from painter_match import atomic
+from painter_match.data.images import name_problem, normalise_name
+from painter_match.data.views import Views
 from painter_match.errors import DataError
-from painter_match.images import name_problem, normalise_name
-from painter_match.model import ModelInfo, Views
+from painter_match.model import ModelInfo
 
 FORMAT_VERSION = 1
 

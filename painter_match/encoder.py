@@ -9,7 +9,6 @@ the other. Results come back in input order. A file that cannot be decoded is re
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,10 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from painter_match.data.images import DEFAULT_MAX_PIXELS
+from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
-from painter_match.images import DEFAULT_MAX_PIXELS
-from painter_match.model import LoadedModel, Views
-from painter_match.views import view_pixels
+from painter_match.model import LoadedModel
+from painter_match.workers import worker_count
 
 DEFAULT_BATCH_SIZE = 32
 # Batches decoded ahead of the one the model is running: enough to ride out a slow (large) file,
@@ -61,11 +61,6 @@ class EncodedBatch:
         return self.stop - self.start
 
 
-def default_workers() -> int:
-    """Decode threads when none are asked for: one per core."""
-    return os.cpu_count() or 1
-
-
 def normalise(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length (a zero row stays zero), float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -81,7 +76,8 @@ class Encoder:
         views: the view policy; None means the model's default (``model.info.views``).
         batch_size: images per onnxruntime call (each image contributes ``1 + views.crops``
             rows to the call).
-        workers: decode threads; None means one per core.
+        workers: images decoded at once, in threads (`painter_match.workers`); None means one
+            per core.
         prefetch: batches decoded ahead of the one being embedded.
         max_pixels: the most pixels one image may decode to (`images.load_image`); larger
             images fail as unreadable.
@@ -108,7 +104,7 @@ class Encoder:
         self.model = model
         self.views = views if views is not None else model.info.views
         self.batch_size = batch_size
-        self.workers = workers or default_workers()
+        self.workers = worker_count(workers)
         self.prefetch = prefetch
         self.max_pixels = max_pixels
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from painter_match.calibration import Calibration
+from painter_match.data.views import Views
 from painter_match.errors import PainterMatchError
 
 METADATA_KEY = "painter_match"
@@ -44,26 +45,6 @@ class ModelError(PainterMatchError):
 
 
 @dataclass(frozen=True)
-class Views:
-    """How a painting becomes one embedding: the mean over a global view and ``crops`` crops.
-
-    The global view is the whole painting, shorter side resized to the input size and
-    centre-cropped. Each crop is an input-size square cut from the painting decoded with its
-    shorter side at ``crop_scale`` x the input size, on a fixed grid, so brushwork is seen at the
-    scale the model was trained on. ``crops == 0`` is the global view alone.
-    """
-
-    crops: int = 0
-    crop_scale: float = 2.0
-
-    def __post_init__(self) -> None:
-        if self.crops < 0:
-            raise ValueError(f"views: crops must be 0 or more, got {self.crops}")
-        if self.crop_scale < 1.0:
-            raise ValueError(f"views: crop_scale must be at least 1, got {self.crop_scale}")
-
-
-@dataclass(frozen=True)
 class ModelInfo:
     """The metadata every painter-match ONNX model carries (schema version 1).
 
@@ -81,6 +62,9 @@ class ModelInfo:
         variant_auc: this variant's validation AUC, measured at export (None when not measured).
         weights: SHA-256 of the trained weights the model was exported from ("" for models
             exported before it was recorded).
+        training_artists: `painter_match.data.catalogue.artist_digest` of every artist the model
+            was trained on, sorted (empty for models exported before it was recorded): evaluation
+            reports AUC for seen and unseen artists only when it is there.
         resize: how pixels are produced; only ``RESIZE_POLICY`` exists so far.
         metric: how embeddings are compared; only ``cosine``.
         schema_version: of this document.
@@ -99,6 +83,7 @@ class ModelInfo:
     views: Views = Views()
     variant_auc: float | None = None
     weights: str = ""
+    training_artists: tuple[str, ...] = ()
     resize: str = RESIZE_POLICY
     metric: str = METRIC
     schema_version: int = SCHEMA_VERSION
@@ -159,6 +144,7 @@ class ModelInfo:
                 views=Views(**_mapping(data, "views", {})),
                 variant_auc=_optional_float(data, "variant_auc"),
                 weights=str(data.get("weights", "")),
+                training_artists=_strings(data, "training_artists"),
                 resize=str(data.get("resize", RESIZE_POLICY)),
                 metric=str(data.get("metric", METRIC)),
                 input_layout=str(data.get("input_layout", "NHWC")),
@@ -189,6 +175,13 @@ def _mapping(data: Mapping[str, Any], name: str, default: Any = None) -> Mapping
     if not isinstance(value, Mapping):
         raise ValueError(f"{name} must be an object, got {value!r}")
     return value
+
+
+def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    value = data.get(name, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"{name} must be a list of strings, got {value!r}")
+    return tuple(value)
 
 
 def _positive_int(data: Mapping[str, Any], name: str) -> int:

@@ -37,8 +37,8 @@ import pyarrow.csv as pa_csv
 
 from painter_match import atomic
 from painter_match.calibration import Calibration
+from painter_match.data.images import name_problem, normalise_name, resolve_inside
 from painter_match.errors import DataError
-from painter_match.images import name_problem, normalise_name, resolve_inside
 from painter_match.progress import Bar, progress_bar
 
 PAIRS_COLUMNS = ("index", "image1", "image2")

@@ -37,7 +37,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic Kaggle-layout folder with a few corrupt files, shared by many tests (read-only)."""
-    from painter_match.synth import SynthConfig, generate
+    from painter_match.data.synth import SynthConfig, generate
 
     out = tmp_path_factory.mktemp("synth") / "data"
     generate(

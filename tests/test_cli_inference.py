@@ -18,10 +18,10 @@ import pytest
 from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
 
 from painter_match.cli import main
+from painter_match.data.images import load_image
 from painter_match.embeddings import load_embeddings, partial_path
 from painter_match.encoder import Encoder
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_image
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent

@@ -325,7 +325,7 @@ def test_train_config_checks_features_and_freeze() -> None:
 
 @needs_lite0
 def test_trainer_keeps_frozen_weights_and_statistics(synth_dir: Path, tmp_path: Path) -> None:
-    from painter_match.train.checkpoint import load_checkpoint
+    from painter_match.train.checkpoint import Checkpoint
     from painter_match.train.trainer import train
 
     config = TrainConfig(
@@ -341,14 +341,14 @@ def test_trainer_keeps_frozen_weights_and_statistics(synth_dir: Path, tmp_path: 
         paintings_per_artist=3,
         val_pairs=100,
         augment=(),
-        workers=0,
+        workers=1,
     )
     train(config)
-    saved = load_checkpoint(tmp_path / "run" / "last.pt")
+    saved = Checkpoint.load(tmp_path / "run" / "last.pt")
     imagenet = torch.load(
         lite.imagenet_weights_file("efficientnet_lite0"), map_location="cpu", weights_only=True
     )
-    for key, value in saved["encoder"].items():
+    for key, value in saved.encoder.items():
         if not key.startswith("backbone.net."):
             continue
         name = key.removeprefix("backbone.net.")
@@ -358,7 +358,7 @@ def test_trainer_keeps_frozen_weights_and_statistics(synth_dir: Path, tmp_path: 
         else:
             assert torch.equal(value, imagenet[name]), f"{name} should be frozen"
     # The optimizer only ever held the trainable parameters: head conv + BN, and the embedding head.
-    optimizer_params = sum(len(group["params"]) for group in saved["optimizer"]["param_groups"])
+    optimizer_params = sum(len(group["params"]) for group in saved.optimizer["param_groups"])
     # _conv_head.weight and _bn1.{weight,bias}; the head's BatchNorm1d and two Linears (weight and
     # bias each); the proxy loss's proxies.
     assert config.loss == "proxy"

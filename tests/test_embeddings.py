@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from onnx_models import tiny_info
 
+from painter_match.data.views import Views
 from painter_match.embeddings import (
     Embeddings,
     EmbeddingSource,
@@ -19,7 +20,6 @@ from painter_match.embeddings import (
     write_errors,
 )
 from painter_match.errors import DataError
-from painter_match.model import Views
 
 
 def _embeddings(paths: list[str], seed: int = 0) -> Embeddings:

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from onnx_models import tiny_info, write_tiny_model
 
+from painter_match.data.images import find_images, load_image
+from painter_match.data.views import Views
 from painter_match.encoder import Encoder, normalise
 from painter_match.errors import ImageLoadError
-from painter_match.images import find_images, load_image
-from painter_match.model import LoadedModel, Views, open_model
+from painter_match.model import LoadedModel, open_model
 
 
 @pytest.fixture(scope="module")

@@ -14,13 +14,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the end-to-end test trains and exports (the [train] extra)")
 
+
 from export import export_model  # noqa: E402
-from painter_match.calibration import Calibration  # noqa: E402
 from painter_match.cli import main  # noqa: E402
+from painter_match.data.images import load_pixels  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
-from painter_match.images import load_pixels  # noqa: E402
-from painter_match.train.checkpoint import load_checkpoint  # noqa: E402
-from painter_match.train.evaluate import load_model  # noqa: E402
+from painter_match.train.checkpoint import Checkpoint  # noqa: E402
 
 
 def _torch_embedding(encoder: torch.nn.Module, path: Path, size: int) -> np.ndarray | None:
@@ -44,10 +43,10 @@ def test_submission_equals_what_the_trained_encoder_says(
     argv = ["score", str(synth_dir / "submission_info.csv"), "--embeddings", str(embeddings)]
     assert main([*argv, "-o", str(submission), "--fill-value", "0.25", "-q"]) == 0
 
-    encoder, _ = load_model(tiny_checkpoint)
-    encoder.eval()
+    saved = Checkpoint.load(tiny_checkpoint)
+    encoder = saved.restore_encoder()
     size = encoder.input_size
-    calibration = Calibration.from_dict(load_checkpoint(tiny_checkpoint)["calibration"])
+    calibration = saved.calibration
     with open(synth_dir / "submission_info.csv", newline="") as handle:
         pairs = list(csv.DictReader(handle))
     with open(submission, newline="") as handle:

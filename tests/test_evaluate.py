@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 
 from painter_match.cli import main
-from painter_match.labelled_pairs import labelled_pairs
-from painter_match.prepare import prepare
+from painter_match.data.prepare import prepare
+from painter_match.evaluation.labelled_pairs import labelled_pairs
 
 torch = pytest.importorskip("torch", reason="evaluation of checkpoints needs the [train] extra (torch)")
 
@@ -24,7 +24,7 @@ def checkpoint(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     run = tmp_path_factory.mktemp("eval") / "run"
     config = TrainConfig(
         data_dir=str(synth_dir), out_dir=str(run), input_size=32, embedding_dim=16, epochs=2,
-        artists_per_batch=3, paintings_per_artist=3, val_fraction=0.3, val_pairs=100, workers=0,
+        artists_per_batch=3, paintings_per_artist=3, val_fraction=0.3, val_pairs=100, workers=1,
     )  # fmt: skip
     train(config)
     return run / "best.pt"
@@ -36,7 +36,7 @@ def test_all_pairs_with_a_cap(tmp_path: Path) -> None:
         for i in range(n):
             Image.new("RGB", (20, 20)).save(tmp_path / artist / f"{i}.png")
     pairs = labelled_pairs(tmp_path, pairs_file=None, solution_file=None, max_per_artist=3, seed=0)
-    assert len(pairs.images) == 8  # a capped at 3
+    assert len(pairs.paths) == 8  # a capped at 3
     assert len(pairs.same) == 8 * 7 // 2
     assert int(pairs.same.sum()) == 3 + 1 + 3
     assert "at most 3 per artist" in pairs.source
@@ -142,7 +142,7 @@ def test_evaluate_takes_an_exported_model_and_its_views(
 ) -> None:
     from onnx_models import tiny_info, write_tiny_model
 
-    from painter_match.model import Views
+    from painter_match.data.views import Views
 
     model = write_tiny_model(tmp_path / "tiny.onnx", info=tiny_info(views=Views(crops=2)))
     assert main(["evaluate", str(model), str(synth_dir), "--no-baseline", "--json", "--quiet"]) == 0

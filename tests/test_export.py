@@ -4,6 +4,7 @@ writes, and a command line with the project's exit codes."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import runpy
 import sys
@@ -17,6 +18,7 @@ torch = pytest.importorskip("torch", reason="export needs the [train] extra (tor
 onnx = pytest.importorskip("onnx", reason="export needs the [train] extra (onnx)")
 pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript ([train] extra)")
 
+
 import export as export_pkg  # noqa: E402
 from export import (  # noqa: E402
     AUC_DROP_LIMIT,
@@ -27,11 +29,10 @@ from export import (  # noqa: E402
 )
 from export.__main__ import main  # noqa: E402
 from export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
-from painter_match.calibration import Calibration  # noqa: E402
-from painter_match.images import find_images, load_pixels  # noqa: E402
-from painter_match.model import METADATA_KEY, ModelError, Views, open_model  # noqa: E402
-from painter_match.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint  # noqa: E402
-from painter_match.train.evaluate import load_model  # noqa: E402
+from painter_match.data.images import find_images, load_pixels  # noqa: E402
+from painter_match.data.views import Views  # noqa: E402
+from painter_match.model import METADATA_KEY, ModelError, open_model  # noqa: E402
+from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +82,7 @@ def test_graph_has_named_tensors_and_a_dynamic_batch_axis(fp32: tuple[Path, Expo
 
 def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_checkpoint: Path) -> None:
     path, report = fp32
-    state = load_checkpoint(tiny_checkpoint)
+    state = Checkpoint.load(tiny_checkpoint)
     info = open_model(path, provider="cpu").info
     assert (info.input_size, info.embedding_dim, info.backbone) == (32, 32, "compact")
     assert (info.variant, info.variant_auc, info.views) == ("fp32", None, Views())
@@ -91,12 +92,12 @@ def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_che
         "NHWC",
         "uint8",
     )
-    assert info.calibration == Calibration.from_dict(state["calibration"])
-    assert info.val_auc == pytest.approx(state["val_auc"])
-    assert info.data_fingerprint == state["data_fingerprint"] and len(info.data_fingerprint) == 16
+    assert info.calibration == state.calibration
+    assert info.val_auc == pytest.approx(state.val_auc)
+    assert info.data_fingerprint == state.data_fingerprint and len(info.data_fingerprint) == 16
     assert {"painter_match", "torch", "onnx", "onnxruntime"} <= set(info.versions)
     assert datetime.fromisoformat(info.created).utcoffset() is not None
-    assert info.weights == metadata.weights_digest(state["encoder"])
+    assert info.weights == metadata.weights_digest(state.encoder)
     # One JSON document, not str() of a dict.
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(props[METADATA_KEY])["schema_version"] == 1
@@ -104,15 +105,15 @@ def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_che
 
 
 def test_a_re_export_of_the_same_checkpoint_is_the_same_model(tiny_checkpoint: Path) -> None:
-    state = load_checkpoint(tiny_checkpoint)
+    state = Checkpoint.load(tiny_checkpoint)
     first = metadata.model_info(state, source="best.pt", created="2026-01-01T00:00:00+00:00")
     later = metadata.model_info(
-        load_checkpoint(tiny_checkpoint), source="best.pt", created="2026-06-01T12:00:00+00:00"
+        Checkpoint.load(tiny_checkpoint), source="best.pt", created="2026-06-01T12:00:00+00:00"
     )
     assert first.created != later.created and first.identity == later.identity
-    retrained = {**state, "encoder": {k: v.clone() for k, v in state["encoder"].items()}}
-    name = next(k for k, v in retrained["encoder"].items() if v.is_floating_point())
-    retrained["encoder"][name].add_(1e-3)
+    retrained = dataclasses.replace(state, encoder={k: v.clone() for k, v in state.encoder.items()})
+    name = next(k for k, v in retrained.encoder.items() if v.is_floating_point())
+    retrained.encoder[name].add_(1e-3)
     assert metadata.model_info(retrained, source="best.pt").identity != first.identity
 
 
@@ -132,7 +133,7 @@ def test_onnx_runtime_matches_pytorch_on_real_paintings(
     assert report.parity["batch_sizes"] == [1, 7]
     assert report.parity["max_abs_error"] <= FP32_TOLERANCE == report.parity_tolerance
     # The same check, independently: another set of real paintings at an odd batch size.
-    encoder, _ = load_model(tiny_checkpoint)
+    encoder = Checkpoint.load(tiny_checkpoint).restore_encoder()
     pixels = _readable_pixels(synth_dir / "test", 32, 9)
     got = open_model(path, provider="cpu").run(pixels)
     np.testing.assert_allclose(got, torch_embeddings(encoder, pixels), atol=FP32_TOLERANCE, rtol=0)
@@ -148,7 +149,7 @@ def test_int8_variant_measures_and_stores_its_auc_change(
     # The fp32 model scores exactly the pairs the trainer validated on: it reproduces val_auc, up
     # to a pair or two whose similarities tie within float rounding (each moves the AUC of the
     # tiny model's ~200 pairs by about 1e-4); other pairs would miss by far more.
-    assert report.fp32_auc == pytest.approx(load_checkpoint(tiny_checkpoint)["val_auc"], abs=5e-4)
+    assert report.fp32_auc == pytest.approx(Checkpoint.load(tiny_checkpoint).val_auc, abs=5e-4)
     assert report.auc_change == pytest.approx(report.variant_auc - report.fp32_auc)
     assert abs(report.auc_change) < 0.1
     assert report.auc_drop_exceeded == (-report.auc_change > AUC_DROP_LIMIT)
@@ -190,10 +191,10 @@ def test_failed_parity_leaves_the_target_untouched(
 def test_a_moved_data_folder_asks_for_parity_data(
     tiny_checkpoint: Path, synth_dir: Path, tmp_path: Path
 ) -> None:
-    state = load_checkpoint(tiny_checkpoint)
-    state["config"]["data_dir"] = str(tmp_path / "gone")
+    state = Checkpoint.load(tiny_checkpoint)
+    state.config["data_dir"] = str(tmp_path / "gone")
     moved = tmp_path / "moved.pt"
-    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, moved)
+    state.save(moved)
     with pytest.raises(ExportError, match="--parity-data"):
         export_model(moved, tmp_path / "m.onnx")
     report = export_model(moved, tmp_path / "m.onnx", parity_data=synth_dir / "test")
@@ -238,9 +239,9 @@ def test_python_dash_m_export_runs_main(
 
 
 def test_a_checkpoint_without_calibration_is_refused(tiny_checkpoint: Path, tmp_path: Path) -> None:
-    state = load_checkpoint(tiny_checkpoint)
+    state = Checkpoint.load(tiny_checkpoint).to_state()
     del state["calibration"]
     bad = tmp_path / "nocal.pt"
-    save_checkpoint({k: v for k, v in state.items() if k not in ("format", "version")}, bad)
+    torch.save(state, bad)
     with pytest.raises(CheckpointError, match="lacks 'calibration'"):
         export_model(bad, tmp_path / "m.onnx")

@@ -27,6 +27,7 @@ from PIL import Image
 
 from painter_match import atomic
 from painter_match.cli import main
+from painter_match.data.views import Views
 from painter_match.embeddings import (
     Embeddings,
     EmbeddingSource,
@@ -34,7 +35,6 @@ from painter_match.embeddings import (
     partial_path,
     save_embeddings,
 )
-from painter_match.model import Views
 
 REPO = Path(__file__).parent.parent
 IMAGES = 10

@@ -10,12 +10,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="feature caching needs the [train] extra (torch)")
 
-from painter_match.images import load_pixels  # noqa: E402
-from painter_match.model import Views  # noqa: E402
+
+from painter_match.data.images import load_pixels  # noqa: E402
+from painter_match.data.views import Views  # noqa: E402
 from painter_match.train import feature_cache as cache_module  # noqa: E402
 from painter_match.train.backbones import build_encoder  # noqa: E402
-from painter_match.train.checkpoint import load_checkpoint  # noqa: E402
-from painter_match.train.evaluate import load_model  # noqa: E402
+from painter_match.train.checkpoint import Checkpoint  # noqa: E402
 from painter_match.train.feature_cache import (  # noqa: E402
     build_feature_cache,
     cached_view_names,
@@ -112,14 +112,15 @@ def test_frozen_training_on_cached_features_validates_like_the_uncached_path(
         data_dir=str(synth_dir), out_dir=str(tmp_path / "run"), backbone="efficientnet_lite0",
         pretrained=True, freeze="all", input_size=64, embedding_dim=16, epochs=3,
         artists_per_batch=3, paintings_per_artist=3, val_fraction=0.3, val_pairs=200,
-        augment=("flip",), workers=0, lr=3e-3, patience=50, feature_cache=str(tmp_path / "cache"),
+        augment=("flip",), workers=1, lr=3e-3, patience=50, feature_cache=str(tmp_path / "cache"),
     )  # fmt: skip
     result = train(config)
     assert result.epochs_run == 3
     assert list((tmp_path / "cache").glob("features-*.npz"))
     # The trained encoder, run in full on the images (no cache), validates to the same AUC.
-    encoder, state = load_model(tmp_path / "run" / "last.pt")
+    state = Checkpoint.load(tmp_path / "run" / "last.pt")
+    encoder = state.restore_encoder()
     data = _prepare_data(replace(config, out_dir=str(tmp_path / "other")))
     validation = _validate(encoder, data, torch.device("cpu"), workers=0)
-    assert validation.auc == pytest.approx(state["val_auc"], abs=1e-6)
-    assert load_checkpoint(tmp_path / "run" / "last.pt")["config"]["views"] == {"crops": 0, "crop_scale": 2.0}
+    assert validation.auc == pytest.approx(state.val_auc, abs=1e-6)
+    assert Checkpoint.load(tmp_path / "run" / "last.pt").config["views"] == {"crops": 0, "crop_scale": 2.0}

@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter_match.baselines import colour_histogram
 from painter_match.calibration import fit_calibration
+from painter_match.data.images import load_image
+from painter_match.data.synth import SynthConfig, generate
+from painter_match.evaluation.baselines import colour_histogram
 from painter_match.evaluation.html_report import (
     ArtistVote,
     Neighbour,
@@ -30,9 +32,7 @@ from painter_match.evaluation.html_report import (
     similar_report,
     verify_report,
 )
-from painter_match.images import load_image
 from painter_match.metrics import roc_auc
-from painter_match.synth import SynthConfig, generate
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_LIMIT = 300_000  # bytes per saved screenshot

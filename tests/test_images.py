@@ -1,4 +1,4 @@
-"""Tests for painter_match.images: finding, decoding and cropping image files.
+"""Tests for painter_match.data.images: finding, decoding and cropping image files.
 
 Every image is generated into a temporary folder by the test that uses it.
 """
@@ -18,8 +18,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter_match.errors import DataError, ImageLoadError
-from painter_match.images import (
+from painter_match.data.images import (
     DEFAULT_MAX_PIXELS,
     IMAGE_EXTENSIONS,
     center_crop,
@@ -30,6 +29,7 @@ from painter_match.images import (
     resize_shorter_side,
     resolve_inside,
 )
+from painter_match.errors import DataError, ImageLoadError
 
 RED = (255, 0, 0)
 GREEN = (0, 255, 0)

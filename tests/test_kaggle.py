@@ -10,17 +10,11 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from painter_match.data.catalogue import detect_layout, read_catalogue
+from painter_match.data.pair_files import read_solution, read_submission_info
+from painter_match.data.pairs import sample_pairs
+from painter_match.data.selection import cap_per_artist, filter_artists, split_by_artist
 from painter_match.errors import DataError
-from painter_match.kaggle import (
-    cap_per_artist,
-    detect_layout,
-    filter_artists,
-    read_catalogue,
-    read_solution,
-    read_submission_info,
-    sample_pairs,
-    split_by_artist,
-)
 
 # The real train_info.csv's traits: quoted titles with commas and quotes, empty and
 # mixed-format dates, non-ASCII text, "NA" as a real title.

@@ -7,14 +7,8 @@ import json
 import pytest
 
 from painter_match.calibration import Calibration
-from painter_match.model import (
-    SCHEMA_VERSION,
-    ModelError,
-    ModelInfo,
-    Views,
-    default_model_path,
-    resolve_providers,
-)
+from painter_match.data.views import Views
+from painter_match.model import SCHEMA_VERSION, ModelError, ModelInfo, default_model_path, resolve_providers
 
 
 def _info(**changes: object) -> ModelInfo:

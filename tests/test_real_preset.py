@@ -78,7 +78,7 @@ def test_preset_real_trains_a_frozen_head_from_the_command_line(
         "--val-pairs",
         "100",
         "--workers",
-        "0",
+        "1",
         "--views",
         "2",
         "--json",
@@ -86,19 +86,19 @@ def test_preset_real_trains_a_frozen_head_from_the_command_line(
     ]
     assert main(argv) == 0
     assert json.loads(capsys.readouterr().out)["epochs_run"] == 1
-    from painter_match.train.checkpoint import load_checkpoint
+    from painter_match.train.checkpoint import Checkpoint
 
-    state = load_checkpoint(run / "best.pt")
-    assert state["config"]["preset"] == "real"
-    assert state["config"]["freeze"] == "all" and state["config"]["input_size"] == 48
-    assert state["config"]["views"]["crops"] == 2
-    assert state["encoder_config"]["backbone"] == "efficientnet_lite0"
+    state = Checkpoint.load(run / "best.pt")
+    assert state.config["preset"] == "real"
+    assert state.config["freeze"] == "all" and state.config["input_size"] == 48
+    assert state.config["views"]["crops"] == 2
+    assert state.encoder_config["backbone"] == "efficientnet_lite0"
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not REAL_DATA.exists(), reason=f"the shared real-paintings set is absent ({REAL_DATA})")
 def test_real_paintings_set_reads_as_folder_per_artist() -> None:
-    from painter_match.kaggle import read_catalogue
+    from painter_match.data.catalogue import read_catalogue
 
     catalogue = read_catalogue(REAL_DATA)
     assert catalogue.paintings["artist"].nunique() >= 20

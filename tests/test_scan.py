@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from painter_match.scan import format_report, scan
+from painter_match.data.scan import format_report, scan
 
 
 def test_scan_of_synth_finds_its_corrupt_files(synth_dir: Path) -> None:

@@ -10,16 +10,9 @@ import pytest
 from PIL import Image
 
 from painter_match.cli import main
+from painter_match.data.catalogue import artist_key, read_artist_list, read_catalogue
+from painter_match.data.selection import fold_artists, parse_fold, run_paintings, select_artists
 from painter_match.errors import DataError
-from painter_match.kaggle import (
-    artist_key,
-    fold_artists,
-    parse_fold,
-    read_artist_list,
-    read_catalogue,
-    run_paintings,
-    select_artists,
-)
 
 
 def _painting(path: Path, seed: int, size: int = 40, stripes: int = 1) -> None:
@@ -106,7 +99,9 @@ def test_scan_reports_each_folder_and_the_artists_in_all(
 def test_train_reads_several_folders_and_keeps_excluded_artists_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    torch = pytest.importorskip("torch", reason="training needs the [train] extra (torch)")
+    pytest.importorskip("torch", reason="training needs the [train] extra (torch)")
+    from painter_match.train.checkpoint import Checkpoint
+
     a, b = tmp_path / "a", tmp_path / "b"
     for k in range(8):  # 4 artists in each folder, one shared, 5 paintings each
         folder = a if k < 4 else b
@@ -117,20 +112,20 @@ def test_train_reads_several_folders_and_keeps_excluded_artists_out(
     held_out.write_text("artist_7\n", encoding="utf-8")
     run = tmp_path / "run"
     argv = ["train", str(a), str(b), "-o", str(run), "--input-size", "32", "--embedding-dim", "16"]
-    argv += ["--epochs", "1", "--artists-per-batch", "3", "--paintings-per-artist", "2", "--workers", "0"]
+    argv += ["--epochs", "1", "--artists-per-batch", "3", "--paintings-per-artist", "2", "--workers", "1"]
     argv += ["--val-fraction", "0.3", "--val-pairs", "50", "--exclude-artists", str(held_out), "--quiet"]
     assert main(argv) == 0
-    state = torch.load(run / "last.pt", weights_only=True)
-    seen = set(state["train_artists"]) | set(state["val_artists"])
+    state = Checkpoint.load(run / "last.pt")
+    seen = set(state.train_artists) | set(state.val_artists)
     assert seen == {f"artist_{k}" for k in (0, 1, 2, 3, 5, 6)}  # artist_0 once; artist_7 held out
-    assert state["config"]["data_dirs"] == [str(a), str(b)]
+    assert state.config["data_dirs"] == [str(a), str(b)]
 
     fold = fold_artists(read_catalogue([a, b]).paintings, "1/3")
     argv[argv.index("--exclude-artists") : argv.index("--exclude-artists") + 2] = ["--hold-out-fold", "1/3"]
     argv[argv.index("-o") + 1] = str(tmp_path / "fold-run")
     assert main(argv) == 0
-    state = torch.load(tmp_path / "fold-run" / "last.pt", weights_only=True)
-    seen = set(state["train_artists"]) | set(state["val_artists"])
+    state = Checkpoint.load(tmp_path / "fold-run" / "last.pt")
+    seen = set(state.train_artists) | set(state.val_artists)
     assert fold and not fold & seen and seen | fold == {f"artist_{k}" for k in (0, 1, 2, 3, 5, 6, 7)}
 
 
@@ -168,7 +163,7 @@ def test_train_checks_presence_first_and_names_the_missing_count(
         "--epochs",
         "1",
     ]
-    argv += ["--artists-per-batch", "2", "--paintings-per-artist", "2", "--workers", "0", "--quiet"]
+    argv += ["--artists-per-batch", "2", "--paintings-per-artist", "2", "--workers", "1", "--quiet"]
     argv += ["--val-fraction", "0.4", "--val-pairs", "40"]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()

@@ -18,7 +18,7 @@ from tiny_training import tiny_config  # noqa: E402
 
 from painter_match.errors import DataError, PainterMatchError  # noqa: E402
 from painter_match.train import trainer as trainer_module  # noqa: E402
-from painter_match.train.checkpoint import CheckpointError, load_checkpoint  # noqa: E402
+from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from painter_match.train.trainer import (  # noqa: E402
     CollapseError,
     mean_pairwise_cosine,
@@ -35,23 +35,23 @@ def test_loss_goes_down_and_outputs_are_written(synth_dir: Path, tmp_path: Path)
     assert [row["epoch"] for row in rows] == [1, 2, 3, 4, 5, 6]
     assert {"epoch", "train_loss", "val_auc", "val_accuracy", "seconds"} <= set(rows[0])
     assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    best = load_checkpoint(run / "best.pt")
-    assert best["epoch"] == result.best_epoch
-    assert best["val_auc"] == pytest.approx(result.best_val_auc)
-    assert 0.0 <= best["calibration"]["threshold"] <= 1.0
-    assert len(best["data_fingerprint"]) == 16
+    best = Checkpoint.load(run / "best.pt")
+    assert best.epoch == result.best_epoch
+    assert best.val_auc == pytest.approx(result.best_val_auc)
+    assert 0.0 <= best.calibration.threshold <= 1.0
+    assert len(best.data_fingerprint) == 16
 
 
 def test_split_is_artist_disjoint_and_bad_images_are_skipped(synth_dir: Path, tmp_path: Path) -> None:
     result = train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert state["train_artists"] and state["val_artists"]
-    assert not set(state["train_artists"]) & set(state["val_artists"])
+    state = Checkpoint.load(tmp_path / "run" / "last.pt")
+    assert state.train_artists and state.val_artists
+    assert not set(state.train_artists) & set(state.val_artists)
     # The fixture's corrupt files that are training images are skipped and reported, not fatal.
-    from painter_match.scan import scan
+    from painter_match.data.scan import scan
 
     corrupt = {e["path"] for e in scan(synth_dir).unreadable_files if e["path"].startswith("train/")}
-    reported = set(state["skipped"])
+    reported = set(state.skipped)
     assert reported <= corrupt
     if reported:
         assert result.skipped_images == len(reported)
@@ -63,8 +63,8 @@ def test_resume_continues_exactly(synth_dir: Path, tmp_path: Path) -> None:
     train(tiny_config(synth_dir, tmp_path / "resumed", epochs=1))
     resumed = train(tiny_config(synth_dir, tmp_path / "resumed", epochs=2), resume=True)
     assert [r["epoch"] for r in resumed.history] == [1, 2]
-    a = load_checkpoint(tmp_path / "straight" / "last.pt")["encoder"]
-    b = load_checkpoint(tmp_path / "resumed" / "last.pt")["encoder"]
+    a = Checkpoint.load(tmp_path / "straight" / "last.pt").encoder
+    b = Checkpoint.load(tmp_path / "resumed" / "last.pt").encoder
     for name in a:
         assert torch.allclose(a[name].float(), b[name].float(), atol=1e-6), name
     assert resumed.history[-1]["val_auc"] == pytest.approx(straight.history[-1]["val_auc"], abs=1e-6)
@@ -82,10 +82,10 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "last.pt"
     bad.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(CheckpointError, match="not a readable checkpoint"):
-        load_checkpoint(bad)
+        Checkpoint.load(bad)
     torch.save({"weights": torch.zeros(2)}, bad)
     with pytest.raises(CheckpointError, match="not a painter-match checkpoint"):
-        load_checkpoint(bad)
+        Checkpoint.load(bad)
 
 
 def test_checkpoint_of_another_backbone_is_refused(synth_dir: Path, tmp_path: Path) -> None:
@@ -93,10 +93,10 @@ def test_checkpoint_of_another_backbone_is_refused(synth_dir: Path, tmp_path: Pa
     from painter_match.train.checkpoint import load_state_strict
 
     train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
-    state = load_checkpoint(tmp_path / "run" / "last.pt")
+    state = Checkpoint.load(tmp_path / "run" / "last.pt")
     other = build_encoder("resnet18", embedding_dim=32, input_size=32)
     with pytest.raises(CheckpointError, match="another --backbone"):
-        load_state_strict(other, state["encoder"], "encoder", tmp_path / "run" / "last.pt")
+        load_state_strict(other, state.encoder, "encoder", tmp_path / "run" / "last.pt")
 
 
 def test_collapse_detector() -> None:
@@ -148,7 +148,7 @@ def test_two_process_gloo_run(synth_dir: Path, tmp_path: Path) -> None:
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
         "--master_addr", "127.0.0.1", "--master_port", str(_free_port()),
         "-m", "painter_match", "train", str(synth_dir), "-o", str(run),
-        "--epochs", "1", "--input-size", "32", "--embedding-dim", "16", "--workers", "0",
+        "--epochs", "1", "--input-size", "32", "--embedding-dim", "16", "--workers", "1",
         "--artists-per-batch", "2", "--paintings-per-artist", "2", "--val-fraction", "0.3",
         "--device", "cpu", "--json", "--quiet",
     ]  # fmt: skip
@@ -157,7 +157,7 @@ def test_two_process_gloo_run(synth_dir: Path, tmp_path: Path) -> None:
     result = json.loads(done.stdout)  # one document: only the first process prints
     assert result["world_size"] == 2
     assert (run / "last.pt").is_file() and (run / "metrics.jsonl").is_file()
-    assert load_checkpoint(run / "last.pt")["epoch"] == 1
+    assert Checkpoint.load(run / "last.pt").epoch == 1
 
 
 def test_collapse_rules() -> None:

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from painter_match.data.images import load_pixels
+from painter_match.data.views import Views, crop_boxes, crop_side, grid_shape, view_pixels
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_pixels
-from painter_match.model import Views
-from painter_match.views import crop_boxes, crop_side, grid_shape, view_pixels
 
 
 def _painting(path: Path, width: int, height: int, seed: int = 0) -> Path:

@@ -21,7 +21,7 @@ def tiny_config(data_dir: Path, out_dir: Path, **changes: object) -> TrainConfig
         val_fraction=0.3,
         val_pairs=200,
         augment=("crop", "flip"),
-        workers=0,
+        workers=1,
         lr=3e-3,
         patience=50,
     )

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from painter_match.data.images import DEFAULT_MAX_PIXELS
+from painter_match.data.views import Views
 from painter_match.encoder import Encoder
 from painter_match.errors import UsageError
-from painter_match.images import DEFAULT_MAX_PIXELS
-from painter_match.model import LoadedModel, Views, open_model
+from painter_match.model import LoadedModel, open_model
 
 PROG = "painter-match"
 

@@ -35,6 +35,7 @@ from painter_match.commands.common import (
     say,
     sigterm_as_interrupt,
 )
+from painter_match.data.images import find_images
 from painter_match.embeddings import (
     Embeddings,
     EmbeddingSource,
@@ -47,7 +48,6 @@ from painter_match.embeddings import (
 )
 from painter_match.encoder import Failure
 from painter_match.errors import DataError, OutputError, PainterMatchError
-from painter_match.images import find_images
 from painter_match.progress import progress_bar
 
 # Save progress at least this often...

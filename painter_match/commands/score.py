@@ -32,9 +32,9 @@ from painter_match.commands.common import (
     say,
     sigterm_as_interrupt,
 )
+from painter_match.data.images import normalise_name, resolve_inside
 from painter_match.embeddings import load_embeddings
 from painter_match.errors import DataError
-from painter_match.images import normalise_name, resolve_inside
 from painter_match.progress import progress_bar
 
 # How many unavailable images a message or the JSON names before it just counts.

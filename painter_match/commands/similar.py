@@ -18,11 +18,11 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from painter_match.commands.common import load_model, model_record, print_json
+from painter_match.data.catalogue import read_catalogue, read_csv_checked, require_columns
+from painter_match.data.images import DEFAULT_MAX_PIXELS
 from painter_match.embeddings import Embeddings, load_embeddings
 from painter_match.encoder import Encoder
 from painter_match.errors import DataError
-from painter_match.images import DEFAULT_MAX_PIXELS
-from painter_match.kaggle import read_catalogue, read_csv_checked, require_columns
 
 
 class Labels:

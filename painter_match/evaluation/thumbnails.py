@@ -1,6 +1,6 @@
 """Small JPEG copies of paintings, inlined into a report as ``data:`` URIs.
 
-Paintings are decoded by `painter_match.images.load_image`, the project's one decoder, so CMYK,
+Paintings are decoded by `painter_match.data.images.load_image`, the project's one decoder, so CMYK,
 greyscale, 16-bit, EXIF-rotated and very large files show as the model sees them, and a JPEG is
 decoded at a reduced scale when only a thumbnail is wanted. A file that cannot be decoded gives a
 `Thumbnail` with its cause instead of an image: a report about thousands of paintings must not
@@ -17,8 +17,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_image
 
 THUMB_SIDE = 160
 QUERY_SIDE = 400

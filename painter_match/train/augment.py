@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from torchvision.transforms import v2
 
-from painter_match.images import center_crop, resize_shorter_side
+from painter_match.data.images import center_crop, resize_shorter_side
 from painter_match.train.config import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
 
 __all__ = [

@@ -1,54 +1,179 @@
-"""Saving and loading training checkpoints: atomic writes, `weights_only` loads, clear errors.
+"""The training checkpoint: one typed record, saved atomically and loaded with `weights_only`.
 
-A checkpoint holds only tensors and plain JSON-like values, so it loads with
+A `Checkpoint` holds only tensors and plain JSON-like values on disk, so it loads with
 ``torch.load(weights_only=True)`` (no pickled code runs). It carries everything needed to resume
-a run exactly (model, loss, optimiser and schedule state, epoch, history) and everything export
-needs (the encoder's architecture, its preprocessing, the calibration, the data fingerprint).
+a run exactly (model, loss, optimiser and schedule state, epoch, history), everything export
+needs (the encoder's architecture and preprocessing, the calibration, the data fingerprint, the
+training artists) and the validation pairs themselves, so that export measures a variant on the
+very pairs the run validated on without re-running the split. Files are written through
+`painter_match.atomic` (a temporary file beside the target, renamed into place, with the
+permissions ``open()`` would give).
 """
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import zipfile
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 
+from painter_match import atomic
+from painter_match.calibration import Calibration
+from painter_match.data.catalogue import DataDirs, catalogue_root
+from painter_match.data.pairs import Pairs
 from painter_match.errors import PainterMatchError
+from painter_match.train.config import TrainConfig
+
+if TYPE_CHECKING:
+    from painter_match.train.backbones import Encoder
 
 FORMAT = "painter-match-checkpoint"
-VERSION = 1
+# 2: the typed record, with the validation pairs; 1 (read too): the same keys without them.
+VERSION = 2
 
 
 class CheckpointError(PainterMatchError):
     """A checkpoint that is missing, corrupt, or does not fit what it is loaded into."""
 
 
-def save_checkpoint(state: dict[str, Any], path: Path) -> None:
-    """Write a checkpoint atomically: a crash mid-write leaves the previous file intact."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format": FORMAT, "version": VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(payload, handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+@dataclass
+class Checkpoint:
+    """One saved state of a training run.
 
-
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Read a painter-match checkpoint safely.
-
-    Raises:
-        CheckpointError: naming the file when it is missing, not a torch file, truncated, or
-            not a painter-match checkpoint.
+    Attributes:
+        config: the run's `TrainConfig`, as `TrainConfig.to_dict` gives it.
+        encoder_config: the encoder's architecture and preprocessing (`encoder_config`).
+        encoder: the encoder's weights (a state dict).
+        calibration: similarity -> probability, fitted on this epoch's validation pairs.
+        val_auc: this epoch's validation pair ROC AUC.
+        train_artists: the artists trained on (label order).
+        val_artists: the held-out artists validated on.
+        data_fingerprint: a hash of the paintings trained on.
+        validation: the validation pairs (paths relative to the training catalogue's root, which
+            is not stored: the data folders may move); None for a checkpoint saved before they
+            were stored.
+        epoch, best_auc, best_epoch, bad_epochs, history, skipped: where the run stands.
+        loss_state, optimizer, scheduler, scaler: the state a resumed run continues from.
     """
-    path = Path(path)
+
+    config: dict[str, Any]
+    encoder_config: dict[str, Any]
+    encoder: dict[str, torch.Tensor]
+    calibration: Calibration
+    val_auc: float
+    train_artists: list[str]
+    val_artists: list[str]
+    data_fingerprint: str
+    validation: Pairs | None = None
+    epoch: int = 0
+    best_auc: float = -1.0
+    best_epoch: int = 0
+    bad_epochs: int = 0
+    history: list[dict[str, float]] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    loss_state: dict[str, Any] = field(default_factory=dict)
+    optimizer: dict[str, Any] = field(default_factory=dict)
+    scheduler: dict[str, Any] = field(default_factory=dict)
+    scaler: dict[str, Any] = field(default_factory=dict)
+
+    def train_config(self) -> TrainConfig:
+        """The run's options."""
+        return TrainConfig.from_dict(self.config)
+
+    def data_folders(self) -> list[Path]:
+        """The folders the run trained on, as its config records them."""
+        recorded = self.config.get("data_dirs") or (
+            [self.config["data_dir"]] if self.config.get("data_dir") else []
+        )
+        return [Path(folder) for folder in recorded]
+
+    def validation_pairs(self, data_dir: DataDirs | None = None) -> Pairs | None:
+        """The stored validation pairs, rooted at ``data_dir`` (default: the recorded folders)."""
+        if self.validation is None:
+            return None
+        folders = data_dir if data_dir is not None else self.data_folders()
+        root = catalogue_root(folders)
+        v = self.validation
+        return Pairs(root, v.paths, v.first, v.second, v.same, v.artists, v.source)
+
+    def restore_encoder(self, source: str | Path = "checkpoint") -> Encoder:
+        """The encoder rebuilt from ``encoder_config`` with the saved weights, in eval mode.
+
+        Raises:
+            CheckpointError: the description is unusable or the weights do not fit it.
+        """
+        from painter_match.train.backbones import encoder_from_config
+
+        try:
+            encoder = encoder_from_config(self.encoder_config)
+        except (KeyError, ValueError) as err:
+            raise CheckpointError(
+                f"{source}: the checkpoint's encoder description is unusable ({err})"
+            ) from None
+        load_state_strict(encoder, self.encoder, "encoder", Path(source))
+        return encoder.eval()
+
+    def to_state(self) -> dict[str, Any]:
+        """The plain dict written to disk."""
+        state: dict[str, Any] = {"format": FORMAT, "version": VERSION}
+        for item in fields(self):
+            state[item.name] = getattr(self, item.name)
+        state["calibration"] = self.calibration.to_dict()
+        if self.validation is not None:
+            v = self.validation
+            state["validation"] = {
+                "paths": list(v.paths),
+                "first": [int(i) for i in v.first],
+                "second": [int(j) for j in v.second],
+                "same": [bool(s) for s in v.same],
+            }
+        return state
+
+    def save(self, path: str | Path) -> None:
+        """Write the checkpoint atomically: a crash mid-write leaves the previous file intact."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_file(path) as handle:
+            torch.save(self.to_state(), handle)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Checkpoint:
+        """Read a painter-match checkpoint safely.
+
+        Raises:
+            CheckpointError: naming the file when it is missing, not a torch file, truncated, not
+                a painter-match checkpoint, newer than this version reads, or lacking a field.
+        """
+        path = Path(path)
+        state = _read_state(path)
+        try:
+            validation = state.get("validation")
+            pairs = None
+            if validation is not None:
+                pairs = Pairs(
+                    root=Path("."),
+                    paths=[str(p) for p in validation["paths"]],
+                    first=np.asarray(validation["first"], np.int64),
+                    second=np.asarray(validation["second"], np.int64),
+                    same=np.asarray(validation["same"], bool),
+                    source="the run's validation pairs",
+                )
+            known = {item.name for item in fields(cls)}
+            values = {k: v for k, v in state.items() if k in known}
+            values["calibration"] = Calibration.from_dict(state["calibration"])
+            values["validation"] = pairs
+            return cls(**values)
+        except KeyError as err:
+            raise CheckpointError(f"{path}: the checkpoint lacks {err}") from None
+        except (TypeError, ValueError) as err:
+            raise CheckpointError(f"{path}: the checkpoint's {err}") from None
+
+
+def _read_state(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise CheckpointError(f"{path}: checkpoint not found; train one with `painter-match train`")
     try:

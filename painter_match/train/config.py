@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from painter_match.kaggle import parse_fold
+from painter_match.data.selection import parse_fold
 
 BACKBONES = ("compact", "resnet18", "resnet34", "resnet50", "efficientnet_lite0", "efficientnet_lite2")
 # The TensorFlow-trained EfficientNet-Lites: the only backbones with a choice of features and
@@ -129,17 +129,20 @@ class TrainConfig:
     ``pretrained``: frozen random weights would only ever give random features.
 
     ``view_crops`` and ``view_crop_scale`` are the view policy `embed` uses by default (a
-    global view plus that many grid crops at that scale; see `painter_match.model.Views`): the
+    global view plus that many grid crops at that scale; see `painter_match.data.views.Views`): the
     checkpoint stores them as ``config["views"]``, where export reads them into the model's
     metadata; with ``crop`` augmentation and a frozen backbone, the head also trains on those
     crops. ``data_dirs`` lists every training folder when there are several (read as one
-    catalogue, `painter_match.kaggle.read_catalogue`); ``data_dir`` is then the first of them.
+    catalogue, `painter_match.data.catalogue.read_catalogue`); ``data_dir`` is then the first of them.
     ``exclude_artists`` names a file of artists (one a line) kept out of training and validation
     altogether, so that they can be evaluated as never-seen artists; ``hold_out_fold`` (``"K/N"``)
-    does the same for fold K of N artist-disjoint folds (`painter_match.kaggle.fold_artists`).
+    does the same for fold K of N artist-disjoint folds (`painter_match.data.selection.fold_artists`).
     ``feature_cache`` is a folder where frozen-backbone features are kept between runs
     (see `painter_match.train.feature_cache`); ``preset`` records which preset filled in the
-    defaults.
+    defaults. ``workers`` has the one meaning of ``--workers`` (`painter_match.workers`): images
+    decoded at once by PyTorch's loader, 1 being the main process alone; its default is 2 rather
+    than one per core because the augmentations a run draws depend on it, and a run should be
+    the same on every machine.
     """
 
     data_dir: str
@@ -196,6 +199,10 @@ class TrainConfig:
             parse_fold(self.hold_out_fold)
         if self.view_crop_scale < 1.0:
             raise ValueError(f"view_crop_scale must be at least 1, got {self.view_crop_scale}")
+        if self.workers < 1:
+            raise ValueError(
+                f"workers must be at least 1 (1: decode in the main process), got {self.workers}"
+            )
 
     def folders(self) -> list[str]:
         """Every training folder, in the order given."""
@@ -218,6 +225,8 @@ class TrainConfig:
         values = {k: v for k, v in data.items() if k in known}
         values["augment"] = tuple(values.get("augment", DEFAULT_AUGMENT))
         values["data_dirs"] = tuple(values.get("data_dirs", ()))
+        if values.get("workers") == 0:  # saved before --workers had one meaning: the main process
+            values["workers"] = 1
         return cls(**values)
 
 

@@ -1,6 +1,6 @@
 """Training data: paintings as tensors, batches of P artists x K paintings, bad images skipped.
 
-Images are decoded by the project's one loader (`painter_match.images`), so training sees the
+Images are decoded by the project's one loader (`painter_match.data.images`), so training sees the
 same orientation, colour conversion and crop as inference. A file that cannot be decoded does
 not stop a run: the dataset returns a failure marker, the collate function drops it and passes
 the cause on, and the trainer excludes that painting from later batches and reports it.
@@ -17,8 +17,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
+from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_image
 
 Transform = Callable[[Image.Image], torch.Tensor]
 

@@ -8,7 +8,7 @@ stored vectors for as many epochs as needed in seconds, and validation reads the
 
 Which views are stored: the evaluation view (exactly the pixels validation and inference use),
 its mirror image when ``flip`` augmentation is on, and when ``crop`` augmentation is on the
-``views.crops`` grid crops at ``views.crop_scale`` that `painter_match.views` cuts at inference,
+``views.crops`` grid crops at ``views.crop_scale`` that `painter_match.data.views` cuts at inference,
 so the head is trained on the very crops a multi-view embedding averages. Random crops and
 colour jitter are not cached: each would need a forward per epoch, which is what this avoids.
 Each training step draws one stored view per painting at random.
@@ -35,12 +35,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from painter_match.data.images import load_pixels
+from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_pixels
-from painter_match.model import Views
 from painter_match.train.backbones import Encoder
 from painter_match.train.efficientnet_lite import TAPS, LiteFeatures, channel_statistics
-from painter_match.views import view_pixels
 
 # Bump when what is stored changes, so old cache files are not read as new ones.
 CACHE_VERSION = 1

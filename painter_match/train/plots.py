@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from painter_match import atomic
 
 
 def plot_history(history: list[dict[str, float]], path: Path) -> None:
@@ -21,7 +22,8 @@ def plot_history(history: list[dict[str, float]], path: Path) -> None:
     auc_axis.set(title="validation pair ROC AUC (held-out artists)", xlabel="epoch", ylabel="AUC")
     for axis in (loss_axis, auc_axis):
         axis.grid(alpha=0.3)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    figure.savefig(tmp, dpi=100)
-    plt.close(figure)
-    os.replace(tmp, path)
+    try:
+        with atomic.atomic_file(path) as handle:
+            figure.savefig(handle, format="png", dpi=100)
+    finally:
+        plt.close(figure)

@@ -32,17 +32,21 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
+from painter_match import atomic
 from painter_match.calibration import Calibration, fit_calibration
+from painter_match.data.pairs import Pairs, balanced_pairs
+from painter_match.data.selection import run_paintings, split_by_artist
 from painter_match.errors import DataError, PainterMatchError
-from painter_match.kaggle import pair_positions, run_paintings, split_by_artist
 from painter_match.metrics import best_threshold_accuracy, roc_auc
+from painter_match.similarity import pair_similarity
 from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import LITE_HIDDEN, Encoder, build_encoder, encoder_config, freeze_backbone
-from painter_match.train.checkpoint import load_checkpoint, load_state_strict, save_checkpoint
+from painter_match.train.checkpoint import Checkpoint, load_state_strict
 from painter_match.train.config import LITE_BACKBONES, TrainConfig, parse_freeze
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
 from painter_match.train.feature_cache import build_feature_cache, cached_view_names, supports_cache
 from painter_match.train.losses import build_loss
+from painter_match.workers import loader_processes
 
 LAST, BEST, METRICS, CURVES, SKIPPED = (
     "last.pt",
@@ -121,7 +125,7 @@ def _cache_features(
     skipped: dict[str, str],
     sampler: ArtistBatchSampler,
 ) -> _Cached:
-    from painter_match.model import Views
+    from painter_match.data.views import Views
 
     views = Views(**config.views())
     names = cached_view_names(config.augment, views)
@@ -216,7 +220,7 @@ class _Data:
     train_artists: list[str]
     train_set: PaintingDataset
     val_set: PaintingDataset
-    val_pairs: pd.DataFrame  # columns i, j (positions in val), same
+    val_pairs: Pairs  # indices into val
     missing: int  # listed paintings whose files are not on disk (left out)
 
 
@@ -253,7 +257,7 @@ def _prepare_data(config: TrainConfig) -> _Data:
         EvalTransform(config.input_size),
         load_side=config.input_size,
     )
-    val_pairs = pair_positions(split.val, config.val_pairs, seed=config.seed)
+    val_pairs = balanced_pairs(root, split.val, config.val_pairs, seed=config.seed)
     return _Data(split.train, split.val, artists, train_set, val_set, val_pairs, missing)
 
 
@@ -339,16 +343,16 @@ def _validate(
         failures = cached.val_failures
     else:
         embeddings, indices, failures = embed_dataset(encoder, data.val_set, device, workers=workers)
-    row_of = {int(index): row for row, index in enumerate(indices)}
-    pairs = data.val_pairs[data.val_pairs["i"].isin(row_of) & data.val_pairs["j"].isin(row_of)]
-    if pairs.empty or pairs["same"].nunique() < 2:
+    pairs = data.val_pairs
+    row_of = np.full(len(pairs.paths), -1, np.int64)  # painting -> its row in embeddings
+    row_of[indices] = np.arange(len(indices))
+    usable = (row_of[pairs.first] >= 0) & (row_of[pairs.second] >= 0)
+    labels = pairs.same[usable]
+    if labels.size == 0 or labels.all() or not labels.any():
         raise DataError(
             "validation has no usable same-artist and different-artist pairs; lower --val-fraction?"
         )
-    first = embeddings[[row_of[int(i)] for i in pairs["i"]]]
-    second = embeddings[[row_of[int(j)] for j in pairs["j"]]]
-    similarity = np.einsum("ij,ij->i", first, second)
-    labels = pairs["same"].to_numpy()
+    similarity = pair_similarity(embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
     accuracy, _ = best_threshold_accuracy(labels, similarity)
     return _Validation(
         auc=roc_auc(labels, similarity),
@@ -361,18 +365,14 @@ def _validate(
 
 
 def _write_metrics(history: list[dict[str, float]], out_dir: Path) -> None:
-    tmp = out_dir / f".{METRICS}.tmp"
-    tmp.write_text("".join(json.dumps(row) + "\n" for row in history), encoding="utf-8")
-    os.replace(tmp, out_dir / METRICS)
+    atomic.write_bytes(out_dir / METRICS, "".join(json.dumps(row) + "\n" for row in history).encode("utf-8"))
 
 
 def _write_skipped(skipped: dict[str, str], out_dir: Path) -> None:
     if not skipped:
         return
     frame = pd.DataFrame(sorted(skipped.items()), columns=["path", "cause"])
-    tmp = out_dir / f".{SKIPPED}.tmp"
-    frame.to_csv(tmp, index=False)
-    os.replace(tmp, out_dir / SKIPPED)
+    atomic.write_bytes(out_dir / SKIPPED, frame.to_csv(index=False).encode("utf-8"))
 
 
 def train(
@@ -397,10 +397,10 @@ def train(
         CollapseError: the embeddings collapsed.
     """
     out_dir = Path(config.out_dir)
-    state: dict[str, Any] | None = None
+    state: Checkpoint | None = None
     if resume:
-        state = load_checkpoint(out_dir / LAST)
-        saved = TrainConfig.from_dict(state["config"])
+        state = Checkpoint.load(out_dir / LAST)
+        saved = state.train_config()
         saved.epochs, saved.workers, saved.patience = config.epochs, config.workers, config.patience
         saved.data_dir, saved.data_dirs, saved.out_dir = config.data_dir, config.data_dirs, config.out_dir
         config = saved
@@ -469,19 +469,15 @@ def train(
     skipped: dict[str, str] = {}
     start_epoch, best_auc, best_epoch, bad_epochs = 1, -1.0, 0, 0
     if state is not None:
-        load_state_strict(model.encoder, state["encoder"], "encoder", out_dir / LAST)
-        load_state_strict(model.loss, state["loss_state"], "loss", out_dir / LAST)
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        history = list(state["history"])
-        skipped = dict(state.get("skipped", {}))
-        start_epoch = int(state["epoch"]) + 1
-        best_auc, best_epoch, bad_epochs = (
-            float(state["best_auc"]),
-            int(state["best_epoch"]),
-            int(state["bad_epochs"]),
-        )
+        load_state_strict(model.encoder, state.encoder, "encoder", out_dir / LAST)
+        load_state_strict(model.loss, state.loss_state, "loss", out_dir / LAST)
+        optimizer.load_state_dict(state.optimizer)
+        scheduler.load_state_dict(state.scheduler)
+        scaler.load_state_dict(state.scaler)
+        history = list(state.history)
+        skipped = dict(state.skipped)
+        start_epoch = int(state.epoch) + 1
+        best_auc, best_epoch, bad_epochs = float(state.best_auc), int(state.best_epoch), int(state.bad_epochs)
         sampler.exclude([i for i, p in enumerate(data.train_set.paths) if p in skipped])
         say(
             f"resuming {out_dir} at epoch {start_epoch} (best val AUC so far {best_auc:.4f} at epoch {best_epoch})"
@@ -510,7 +506,7 @@ def train(
             batches = DataLoader(
                 data.train_set,
                 batch_sampler=sampler,
-                num_workers=config.workers,
+                num_workers=loader_processes(config.workers),
                 collate_fn=collate,
                 generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch),
                 pin_memory=device.type == "cuda",
@@ -547,7 +543,7 @@ def train(
             if bar_context is not None:
                 bar_context.__exit__(None, None, None)
 
-        validation = _validate(model.encoder, data, device, config.workers, cached)
+        validation = _validate(model.encoder, data, device, loader_processes(config.workers), cached)
         for index, cause in validation.failures:
             skipped[data.val_set.paths[index]] = cause
         train_loss = float(np.mean(losses)) if losses else float("nan")
@@ -572,31 +568,30 @@ def train(
             f"acc {validation.accuracy:.4f}  {row['seconds']:.1f}s" + ("  *best*" if improved else "")
         )
         if ddp.main:
-            checkpoint = {
-                "config": config.to_dict(),
-                "encoder_config": encoder_config(model.encoder),
-                "encoder": model.encoder.state_dict(),
-                "loss_name": config.loss,
-                "loss_state": model.loss.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "epoch": epoch,
-                "best_auc": best_auc,
-                "best_epoch": best_epoch,
-                "bad_epochs": bad_epochs,
-                "history": history,
-                "skipped": skipped,
-                "calibration": validation.calibration.to_dict(),
-                "val_auc": validation.auc,
-                "train_artists": data.train_artists,
-                "val_artists": sorted(set(data.val["artist"])),
-                "data_fingerprint": fingerprint,
-                "torch_version": str(torch.__version__),
-            }
-            save_checkpoint(checkpoint, out_dir / LAST)
+            checkpoint = Checkpoint(
+                config=config.to_dict(),
+                encoder_config=encoder_config(model.encoder),
+                encoder=model.encoder.state_dict(),
+                calibration=validation.calibration,
+                val_auc=validation.auc,
+                train_artists=data.train_artists,
+                val_artists=sorted(set(data.val["artist"])),
+                data_fingerprint=fingerprint,
+                validation=data.val_pairs,
+                epoch=epoch,
+                best_auc=best_auc,
+                best_epoch=best_epoch,
+                bad_epochs=bad_epochs,
+                history=history,
+                skipped=skipped,
+                loss_state=model.loss.state_dict(),
+                optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(),
+                scaler=scaler.state_dict(),
+            )
+            checkpoint.save(out_dir / LAST)
             if improved:
-                save_checkpoint(checkpoint, out_dir / BEST)
+                checkpoint.save(out_dir / BEST)
             _write_metrics(history, out_dir)
             _write_skipped(skipped, out_dir)
             _plot(history, out_dir)

@@ -8,7 +8,6 @@ same-artist pair.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -17,9 +16,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from painter_match.data.catalogue import artist_key, files_on_disk, read_catalogue
+from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
-from painter_match.images import load_image
-from painter_match.kaggle import artist_key, files_on_disk, read_catalogue
+from painter_match.workers import worker_count
 
 # Decoding at a small size checks the whole compressed stream (a truncated file still fails)
 # while JPEG draft mode keeps a 100-megapixel painting cheap.
@@ -149,7 +149,7 @@ def _find_unreadable(
         return None
 
     unreadable: list[dict[str, str]] = []
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=worker_count(workers)) as pool:
         for result in pool.map(check, paths):
             if result is not None:
                 unreadable.append(result)

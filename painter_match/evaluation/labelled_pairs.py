@@ -4,56 +4,33 @@ Three sources, tried in this order by `labelled_pairs`: an explicit pairs file w
 truth; a Kaggle folder's own ``submission_info.csv`` + ``solution.csv``; or every pair of a
 labelled folder's paintings, with at most ``max_per_artist`` per artist so that one prolific
 painter does not dominate. Each image is listed once; pairs refer to it by index, so that an
-evaluation decodes every image exactly once.
+evaluation decodes every image exactly once. The pairs are the data layer's one container,
+`painter_match.data.pairs.Pairs`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from painter_match.errors import DataError
-from painter_match.images import resolve_inside
-from painter_match.kaggle import (
+from painter_match.data.catalogue import (
     ALL_DATA_INFO,
     SOLUTION,
     SUBMISSION_INFO,
     DataDirs,
-    cap_per_artist,
     data_folders,
     read_catalogue,
-    read_solution,
-    read_submission_info,
-    select_artists,
 )
+from painter_match.data.images import resolve_inside
+from painter_match.data.pair_files import read_solution, read_submission_info
+from painter_match.data.pairs import Pairs, all_pairs_of
+from painter_match.data.selection import cap_per_artist, select_artists
+from painter_match.errors import DataError
 
 
-@dataclass(frozen=True)
-class LabelledPairs:
-    """Pairs to score: image paths under ``root``, ground truth, and each image's artist if known."""
-
-    root: Path
-    first: np.ndarray  # [P] indices into images
-    second: np.ndarray
-    same: np.ndarray  # [P] bool
-    images: list[str]  # relative paths
-    artists: list[str | None]
-    source: str
-
-
-def all_pairs_of(root: Path, paintings: pd.DataFrame, source: str) -> LabelledPairs:
-    """Every unordered pair of the given paintings."""
-    images = list(paintings["path"])
-    artists = list(paintings["artist"])
-    first, second = np.triu_indices(len(images), k=1)
-    codes = pd.factorize(paintings["artist"])[0]
-    return LabelledPairs(root, first, second, codes[first] == codes[second], images, artists, source)
-
-
-def kaggle_test_pairs(root: Path, pairs_file: Path, solution_file: Path) -> LabelledPairs:
+def kaggle_test_pairs(root: Path, pairs_file: Path, solution_file: Path) -> Pairs:
     """The competition's pairs with ground truth; artists from all_data_info.csv when present."""
     pairs = read_submission_info(pairs_file)
     truth = read_solution(solution_file)
@@ -72,14 +49,14 @@ def kaggle_test_pairs(root: Path, pairs_file: Path, solution_file: Path) -> Labe
         listing = read_catalogue(root).paintings
         artist_of = dict(zip(listing["path"], listing["artist"]))
     images = [prefix + name for name in names]
-    return LabelledPairs(
-        root,
-        merged["image1"].map(position).to_numpy(),
-        merged["image2"].map(position).to_numpy(),
-        merged["sameArtist"].astype(bool).to_numpy(),
-        images,
-        [artist_of.get(path) for path in images],
-        f"{pairs_file.name} + {solution_file.name}",
+    return Pairs(
+        root=root,
+        paths=images,
+        first=merged["image1"].map(position).to_numpy(np.int64),
+        second=merged["image2"].map(position).to_numpy(np.int64),
+        same=merged["sameArtist"].astype(bool).to_numpy(),
+        artists=[artist_of.get(path) for path in images],
+        source=f"{pairs_file.name} + {solution_file.name}",
     )
 
 
@@ -91,7 +68,7 @@ def labelled_pairs(
     max_per_artist: int | None,
     seed: int,
     artists: set[str] | None = None,
-) -> LabelledPairs:
+) -> Pairs:
     """Choose the pairs: an explicit pairs file, the folder's Kaggle test pairs, or all capped pairs.
 
     Several folders are read as one catalogue (`read_catalogue`) and always give all capped pairs;

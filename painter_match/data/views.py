@@ -10,12 +10,38 @@ file always gives the same views. The file is decoded once, at the largest size 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from painter_match.images import DEFAULT_MAX_PIXELS, center_crop, load_image, load_pixels, resize_shorter_side
-from painter_match.model import Views
+from painter_match.data.images import (
+    DEFAULT_MAX_PIXELS,
+    center_crop,
+    load_image,
+    load_pixels,
+    resize_shorter_side,
+)
+
+
+@dataclass(frozen=True)
+class Views:
+    """How a painting becomes one embedding: the mean over a global view and ``crops`` crops.
+
+    The global view is the whole painting, shorter side resized to the input size and
+    centre-cropped. Each crop is an input-size square cut from the painting decoded with its
+    shorter side at ``crop_scale`` x the input size, on a fixed grid, so brushwork is seen at the
+    scale the model was trained on. ``crops == 0`` is the global view alone.
+    """
+
+    crops: int = 0
+    crop_scale: float = 2.0
+
+    def __post_init__(self) -> None:
+        if self.crops < 0:
+            raise ValueError(f"views: crops must be 0 or more, got {self.crops}")
+        if self.crop_scale < 1.0:
+            raise ValueError(f"views: crop_scale must be at least 1, got {self.crop_scale}")
 
 
 def crop_side(input_size: int, views: Views) -> int:
@@ -70,7 +96,7 @@ def view_pixels(
 
     Args:
         path: the image file.
-        input_size: the square side the model takes (``ModelInfo.input_size``).
+        input_size: the square side the model takes (the model's ``input_size``).
         views: how many crops, at what scale.
         max_pixels: passed to `images.load_image`.
 

