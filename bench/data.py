@@ -124,14 +124,14 @@ def image_folder(workdir: Path, per_size: int) -> Path:
 def kaggle_pairs(workdir: Path, pairs: int, images: int, dim: int) -> dict[str, str]:
     """A Kaggle-shaped pairs file of ``pairs`` rows over ``images`` names, and their embeddings.
 
-    The file comes from `painter_match.pairs_synth.make_kaggle_scale_pairs` (grouped order, as
+    The file comes from `bench.pairs_synth.make_kaggle_scale_pairs` (grouped order, as
     Kaggle's file is); the embeddings are random unit vectors (scoring speed does not depend on
     their values), float32 ``[images, dim]``.
 
     Returns:
         Paths: ``pairs_csv``, ``names_json`` and ``vectors_npy``.
     """
-    from painter_match.pairs_synth import make_kaggle_scale_pairs
+    from bench.pairs_synth import make_kaggle_scale_pairs
 
     root = workdir / "pairs"
     root.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """Model only: images per second of one ONNX variant on one provider at several batch sizes, and the ceiling.
 
-The session is opened the way the CLI opens it (`painter_match.model.open_model`: full graph
+The session is opened the way the CLI opens it (`painter_match.inference.model.open_model`: full graph
 optimisation, ``threads`` intra-op threads) and fed random uint8 pixels already in memory, so the
 figure is the model alone. Achieved GFLOP/s (the graph's Conv/Gemm/MatMul work times the rate) is
 reported beside the machine's ceiling, measured in the same run by `ceiling`: a large float32
@@ -38,7 +38,7 @@ def measure(
     io_binding: bool = False,
 ) -> list[dict[str, Any]]:
     """One row per batch size: images/s and GFLOP/s of ``path`` on ``provider``."""
-    from painter_match.model import INPUT_NAME, OUTPUT_NAME, open_model
+    from painter_match.inference.model import INPUT_NAME, OUTPUT_NAME, open_model
 
     model = open_model(path, provider=provider, threads=threads)
     size = model.info.input_size

@@ -76,8 +76,8 @@ def onnx_flops(path: str | Path) -> float:
 
 def _fresh_info(encoder: Any, variant: str) -> Any:
     from export.metadata import versions
-    from painter_match.calibration import Calibration
-    from painter_match.model import ModelInfo
+    from painter_match.inference.calibration import Calibration
+    from painter_match.inference.model import ModelInfo
 
     return ModelInfo(
         input_size=int(encoder.input_size),
@@ -133,7 +133,7 @@ def prepare(
     from export.graph import export_onnx
     from export.metadata import attach
     from export.variants import convert_fp16, quantize_int8
-    from painter_match.model import open_model
+    from painter_match.inference.model import open_model
     from painter_match.train.backbones import build_encoder, encoder_config
 
     if model is not None:

@@ -1,8 +1,8 @@
 """Score at Kaggle scale: a pairs CSV + cached embeddings -> the submission CSV, seconds and peak memory.
 
-`measure` times `painter_match.pairs.score_pairs` (the engine behind ``painter-match score
+`measure` times `painter_match.inference.scoring.score_pairs` (the engine behind ``painter-match score
 --embeddings``) and `measure_pandas` the straightforward pandas version kept beside it
-(`painter_match.pairs.score_pairs_pandas_reference`: ``read_csv``, map names, compute,
+(`score_pairs_pandas_reference`, here: ``read_csv``, map names, compute,
 ``to_csv``); each runs in its own child, so each peak RSS is its own (imports included). With
 ``profile`` the engine's phases are also timed one at a time on the same file (parse the CSV with
 Arrow, look names up and compute the cosines, format and write the CSV), which says which one
@@ -16,6 +16,7 @@ import os
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,7 @@ from bench.runner import peak_rss_mb
 
 
 def _inputs(names_json: str, vectors_npy: str) -> tuple[list[str], np.ndarray, Any]:
-    from painter_match.calibration import Calibration
+    from painter_match.inference.calibration import Calibration
 
     names = json.loads(Path(names_json).read_text())
     # Untrained values: any calibration costs the same to apply.
@@ -40,7 +41,7 @@ def _phases(
     import pyarrow as pa
     import pyarrow.csv as pa_csv
 
-    from painter_match.pairs import pairwise_cosine
+    from painter_match.inference.similarity import pairwise_cosine
 
     t0 = time.perf_counter()
     table = pa_csv.read_csv(
@@ -78,7 +79,7 @@ def measure(
     pairs_csv: str, names_json: str, vectors_npy: str, pairs: int, warmup: int, repeats: int, profile: bool
 ) -> dict[str, Any]:
     """painter-match's streaming scorer: median seconds over ``repeats`` runs after ``warmup``."""
-    from painter_match.pairs import score_pairs
+    from painter_match.inference.scoring import score_pairs
 
     names, vectors, calibration = _inputs(names_json, vectors_npy)
     with tempfile.TemporaryDirectory(prefix="painter-match-bench-score-") as tmp:
@@ -126,8 +127,6 @@ def measure_pandas(
     pairs_csv: str, names_json: str, vectors_npy: str, pairs: int, repeats: int
 ) -> dict[str, Any]:
     """The straightforward pandas version on the same file: median seconds (no warm-up: it is slow)."""
-    from painter_match.pairs import score_pairs_pandas_reference
-
     names, vectors, calibration = _inputs(names_json, vectors_npy)
     with tempfile.TemporaryDirectory(prefix="painter-match-bench-pandas-") as tmp:
         out = Path(tmp) / "submission.csv"
@@ -152,3 +151,44 @@ def measure_pandas(
         "times_s": times,
         "peak_rss_mb": round(peak_rss_mb(), 1),
     }
+
+
+def score_pairs_pandas_reference(
+    pairs_csv: str | Path,
+    out_csv: str | Path,
+    *,
+    names: Sequence[str],
+    vectors: np.ndarray,
+    calibration: Any,
+    fill_value: float = 0.5,
+    batch_rows: int = 100_000,
+) -> int:
+    """The straightforward way, kept as the benchmark's baseline: pandas end to end.
+
+    Reads the whole file with ``pd.read_csv``, maps names to rows with a Series, scores in
+    batches (gathering every pair at once would need 45 GB at Kaggle scale) and writes with
+    ``to_csv``. No validation beyond what pandas does; not for users, which is why it lives in
+    the bench rather than the package.
+
+    Returns:
+        The number of pairs written.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(pairs_csv)
+    row_of = pd.Series(np.arange(len(names)), index=pd.Index(list(names)))
+    rows1 = frame["image1"].map(row_of)
+    rows2 = frame["image2"].map(row_of)
+    absent = (rows1.isna() | rows2.isna()).to_numpy()
+    first = rows1.fillna(0).to_numpy(dtype=np.int64)
+    second = rows2.fillna(0).to_numpy(dtype=np.int64)
+    cosine = np.empty(len(frame), dtype=np.float32)
+    for start in range(0, len(frame), batch_rows):
+        stop = start + batch_rows
+        cosine[start:stop] = np.einsum("ij,ij->i", vectors[first[start:stop]], vectors[second[start:stop]])
+    probability = calibration.probability(cosine)
+    probability[absent] = fill_value
+    pd.DataFrame({"index": frame["index"], "sameArtist": probability}).to_csv(
+        out_csv, index=False, float_format="%.6g"
+    )
+    return len(frame)

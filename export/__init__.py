@@ -3,7 +3,7 @@
 `export_model` restores the encoder, exports it behind a wrapper that takes decoded uint8 NHWC
 pixels (`export.graph`), writes the model contract into its metadata (`export.metadata`), and
 proves the result before it is moved into place: ``onnx.checker``, the contract re-read by
-`painter_match.model.open_model`, and ONNX Runtime vs PyTorch on real paintings at batch sizes 1
+`painter_match.inference.model.open_model`, and ONNX Runtime vs PyTorch on real paintings at batch sizes 1
 and 7 (`export.parity`). The int8 and fp16 variants are made from the checked fp32 model
 (`export.variants`), and what each costs in validation AUC is measured on the checkpoint's own
 validation pairs (`export.auc`) and stored in the model. All work happens in a temporary folder
@@ -32,7 +32,7 @@ from export.variants import convert_fp16, quantize_int8
 from painter_match import atomic
 from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError, PainterMatchError
-from painter_match.model import VARIANTS, LoadedModel, open_model
+from painter_match.inference.model import VARIANTS, LoadedModel, open_model
 from painter_match.train.checkpoint import Checkpoint
 
 # A variant that loses more validation AUC than this against fp32 is reported as such.

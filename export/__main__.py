@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from painter_match.errors import PainterMatchError
-from painter_match.model import DEFAULT_MODEL_PATH
+from painter_match.inference.model import DEFAULT_MODEL_PATH
 
 
 def get_parser() -> argparse.ArgumentParser:

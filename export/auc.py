@@ -12,8 +12,8 @@ import numpy as np
 
 from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
-from painter_match.similarity import pair_similarity
 
 Runner = Callable[[np.ndarray], np.ndarray]
 
@@ -49,4 +49,4 @@ def pair_auc(run: Runner, pixels: np.ndarray, kept: np.ndarray, pairs: Pairs) ->
         raise DataError(
             f"{pairs.root}: the validation pairs need both same-artist and different-artist examples"
         )
-    return roc_auc(labels, pair_similarity(matrix, pairs.first[usable], pairs.second[usable]))
+    return roc_auc(labels, pairwise_cosine(matrix, pairs.first[usable], pairs.second[usable]))

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from painter_match.errors import PainterMatchError
-from painter_match.model import INPUT_NAME, OUTPUT_NAME
+from painter_match.inference.model import INPUT_NAME, OUTPUT_NAME
 from painter_match.train.backbones import Encoder
 
 # 18: current enough for every op the backbones use, old enough for any onnxruntime >= 1.16.

@@ -2,7 +2,7 @@
 
 Everything a client needs besides the graph (input size and resize policy, embedding size and
 metric, the calibration, which data and backbone made the model, its validation AUC, the
-variant and what the variant costs in AUC) is one `painter_match.model.ModelInfo`, stored as
+variant and what the variant costs in AUC) is one `painter_match.inference.model.ModelInfo`, stored as
 JSON under ``METADATA_KEY`` in the model's ``metadata_props``. The model's identity comes from a
 digest of the checkpoint's weights (`weights_digest`), never from the export time.
 """
@@ -18,7 +18,7 @@ import onnx
 
 from painter_match.data.catalogue import artist_digest
 from painter_match.data.views import Views
-from painter_match.model import METADATA_KEY, ModelInfo
+from painter_match.inference.model import METADATA_KEY, ModelInfo
 from painter_match.train.checkpoint import Checkpoint, CheckpointError
 
 

@@ -18,7 +18,7 @@ from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantTy
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from painter_match.errors import PainterMatchError
-from painter_match.model import INPUT_NAME
+from painter_match.inference.model import INPUT_NAME
 
 CALIBRATION_BATCH = 16
 

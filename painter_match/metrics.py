@@ -22,6 +22,12 @@ def _as_binary_and_scores(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndar
 def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float:
     """Area under the ROC curve, ties counted as half (the Mann-Whitney U statistic).
 
+    The project's one AUC: training's validation, evaluation, the baselines, export's variant
+    check and ``score --solution`` (21.9 million pairs) all call it. It sorts the two classes'
+    scores apart and counts, for each positive, the negatives below it (twice: without and with
+    ties) in exact integers, so memory stays a few copies of the scores; float32 scores are kept
+    float32 (about 0.5 GB less at Kaggle scale than ranking them in float64).
+
     Args:
         labels: 1 (or True) where the pair shares an artist, else 0.
         scores: higher means more likely the same artist.
@@ -30,23 +36,29 @@ def roc_auc(labels: ArrayLike, scores: ArrayLike) -> float:
         The AUC in [0, 1].
 
     Raises:
-        ValueError: when only one class is present or the inputs differ in length.
+        ValueError: when only one class is present, the inputs differ in length, or a score is
+            not finite.
     """
-    y, s = _as_binary_and_scores(labels, scores)
-    n_pos = int(y.sum())
-    n_neg = y.size - n_pos
-    if n_pos == 0 or n_neg == 0:
+    y = np.asarray(labels).astype(bool).ravel()
+    s = np.asarray(scores).ravel()
+    if s.dtype != np.float32:
+        s = s.astype(np.float64)
+    if y.shape != s.shape:
+        raise ValueError(f"labels and scores differ in length: {y.size} vs {s.size}")
+    if not np.isfinite(s).all():
+        raise ValueError("scores contain NaN or infinity")
+    positive = np.sort(s[y])
+    negative = np.sort(s[~y])
+    if len(positive) == 0 or len(negative) == 0:
         raise ValueError("ROC AUC needs both same-artist and different-artist pairs")
-    order = np.argsort(s, kind="mergesort")
-    sorted_scores = s[order]
-    # Average ranks over runs of tied scores, so ties contribute one half.
-    ranks = np.empty(s.size, dtype=np.float64)
-    run_starts = np.flatnonzero(np.r_[True, sorted_scores[1:] != sorted_scores[:-1]])
-    run_ends = np.r_[run_starts[1:], s.size]
-    average_rank = (run_starts + run_ends + 1) / 2.0  # 1-based ranks
-    ranks[order] = np.repeat(average_rank, run_ends - run_starts)
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    twice_u = 0
+    step = 1 << 20  # bounds the int64 positions held at once
+    for start in range(0, len(positive), step):
+        chunk = positive[start : start + step]
+        below = np.searchsorted(negative, chunk, side="left")
+        below_or_tied = np.searchsorted(negative, chunk, side="right")
+        twice_u += int(below.sum()) + int(below_or_tied.sum())
+    return twice_u / (2 * len(positive) * len(negative))
 
 
 def best_threshold_accuracy(labels: ArrayLike, scores: ArrayLike) -> tuple[float, float]:

@@ -16,9 +16,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from painter_match.calibration import Calibration
 from painter_match.data.views import Views
-from painter_match.model import METADATA_KEY, ModelInfo
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.model import METADATA_KEY, ModelInfo
 
 OPSET = 17
 TEST_CALIBRATION = Calibration(slope=8.0, intercept=-4.0, threshold=0.5, positive_share=0.5, pairs=100)

@@ -1,5 +1,5 @@
 """The colour-histogram baseline: a normalised Hellinger feature whose dot product (the one row-wise
-cosine, `pair_similarity`) is a similarity."""
+cosine, `pairwise_cosine`) is a similarity."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from painter_match.evaluation.baselines import colour_histogram
-from painter_match.similarity import pair_similarity
+from painter_match.inference.similarity import pairwise_cosine
 
 
 def _similarity(a: np.ndarray, b: np.ndarray) -> float:
-    return float(pair_similarity(np.stack([a, b]), np.array([0]), np.array([1]))[0])
+    return float(pairwise_cosine(np.stack([a, b]), np.array([0]), np.array([1]))[0])
 
 
 def _image(seed: int, shape: tuple[int, int] = (20, 30)) -> np.ndarray:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from painter_match.calibration import Calibration, fit_calibration
+from painter_match.inference.calibration import Calibration, fit_calibration
 
 
 def test_recovers_the_law_that_made_the_labels() -> None:

@@ -19,9 +19,9 @@ from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
 
 from painter_match.cli import main
 from painter_match.data.images import load_image
-from painter_match.embeddings import load_embeddings, partial_path
-from painter_match.encoder import Encoder
 from painter_match.errors import ImageLoadError
+from painter_match.inference.embeddings import load_embeddings, partial_path
+from painter_match.inference.encoder import OnnxEncoder
 
 TESTS = Path(__file__).parent
 REPO = TESTS.parent
@@ -163,22 +163,22 @@ def test_interrupted_run_resumes_with_only_the_rest(
     out = tmp_path / "e.npz"
     args = ["embed", str(images), "-o", str(out), "-m", str(models["a"]), "--batch-size", "4", "--json"]
     total = len(list(images.iterdir()))
-    original = Encoder.embed_pixels
+    original = OnnxEncoder.embed_pixels
     calls = {"n": 0}
 
-    def interrupt_on_third_batch(self: Encoder, views: list[np.ndarray]) -> np.ndarray:
+    def interrupt_on_third_batch(self: OnnxEncoder, views: list[np.ndarray]) -> np.ndarray:
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
         return original(self, views)
 
-    monkeypatch.setattr(Encoder, "embed_pixels", interrupt_on_third_batch)
+    monkeypatch.setattr(OnnxEncoder, "embed_pixels", interrupt_on_third_batch)
     code, _, err = _run(args, capsys)
     assert code == 130 and "--resume" in err
     partial = load_embeddings(partial_path(out))
     assert len(partial) == 8 and not out.exists()
 
-    monkeypatch.setattr(Encoder, "embed_pixels", original)
+    monkeypatch.setattr(OnnxEncoder, "embed_pixels", original)
     code, stdout, _ = _run([*args, "--resume"], capsys)
     assert code == 0
     summary = json.loads(stdout)
@@ -228,13 +228,13 @@ def test_killed_run_saves_progress(images: Path, models: dict[str, Path], tmp_pa
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from painter_match.encoder import Encoder\n"
-        "original = Encoder.embed_pixels\n"
+        "from painter_match.inference.encoder import OnnxEncoder\n"
+        "original = OnnxEncoder.embed_pixels\n"
         "def slow(self, views):\n"
         f"    Path({str(marker)!r}).touch()\n"
         "    time.sleep(0.3)\n"
         "    return original(self, views)\n"
-        "Encoder.embed_pixels = slow\n"
+        "OnnxEncoder.embed_pixels = slow\n"
         "from painter_match.cli import main\n"
         f"sys.exit(main(['embed', {str(images)!r}, '-o', {str(out)!r}, '-m', {str(models['a'])!r},"
         " '--batch-size', '2', '-q']))\n"
@@ -419,9 +419,6 @@ def test_help_lists_the_inference_commands(capsys: pytest.CaptureFixture[str]) -
 @pytest.fixture()
 def kaggle(synth_dir: Path, tmp_path: Path) -> Path:
     """A writable copy of the synthetic Kaggle folder's test part and pair files."""
-    pytest.importorskip(
-        "painter_match.pairs", reason="the pair engine (painter_match/pairs.py) is not there yet"
-    )
     out = tmp_path / "kaggle"
     shutil.copytree(synth_dir / "test", out / "test")
     for name in ("submission_info.csv", "solution.csv"):

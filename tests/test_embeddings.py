@@ -9,7 +9,8 @@ import pytest
 from onnx_models import tiny_info
 
 from painter_match.data.views import Views
-from painter_match.embeddings import (
+from painter_match.errors import DataError
+from painter_match.inference.embeddings import (
     Embeddings,
     EmbeddingSource,
     errors_path,
@@ -19,7 +20,6 @@ from painter_match.embeddings import (
     save_embeddings,
     write_errors,
 )
-from painter_match.errors import DataError
 
 
 def _embeddings(paths: list[str], seed: int = 0) -> Embeddings:

@@ -10,9 +10,9 @@ from onnx_models import tiny_info, write_tiny_model
 
 from painter_match.data.images import find_images, load_image
 from painter_match.data.views import Views
-from painter_match.encoder import Encoder, normalise
 from painter_match.errors import ImageLoadError
-from painter_match.model import LoadedModel, open_model
+from painter_match.inference.encoder import OnnxEncoder, normalise
+from painter_match.inference.model import LoadedModel, open_model
 
 
 @pytest.fixture(scope="module")
@@ -39,54 +39,54 @@ def images(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Pa
 
 
 def test_encode_is_ordered_normalised_and_batch_independent(model: LoadedModel, images: list[Path]) -> None:
-    vectors, failures = Encoder(model, batch_size=3, workers=2).encode(images)
+    vectors, failures = OnnxEncoder(model, batch_size=3, workers=2).encode(images)
     assert vectors.shape == (len(images), 16) and vectors.dtype == np.float32
     assert [(f.index, f.path) for f in failures] == [(4, str(images[4]))]
     assert np.isnan(vectors[4]).all()
     ok = np.delete(vectors, 4, axis=0)
     np.testing.assert_allclose(np.linalg.norm(ok, axis=1), 1.0, atol=1e-4)
-    single, _ = Encoder(model, batch_size=1, workers=1, prefetch=0).encode(images)
+    single, _ = OnnxEncoder(model, batch_size=1, workers=1, prefetch=0).encode(images)
     np.testing.assert_allclose(np.delete(single, 4, axis=0), ok, atol=1e-4)
     # Each image on its own gives the same vector: no batch effects.
-    encoder = Encoder(model)
+    encoder = OnnxEncoder(model)
     alone = encoder.embed_pixels([encoder.pixels(images[0])])
     np.testing.assert_allclose(alone[0], vectors[0], atol=1e-4)
 
 
 def test_iter_encode_batches_cover_the_input_in_order(model: LoadedModel, images: list[Path]) -> None:
-    batches = list(Encoder(model, batch_size=4, workers=3).iter_encode(images))
+    batches = list(OnnxEncoder(model, batch_size=4, workers=3).iter_encode(images))
     assert [(b.start, b.stop) for b in batches] == [(0, 4), (4, 8), (8, 10)]
     assert batches[1].indices.tolist() == [5, 6, 7] and batches[1].failures[0].index == 4
     assert sum(b.count for b in batches) == len(images)
 
 
 def test_closing_early_does_not_hang(model: LoadedModel, images: list[Path]) -> None:
-    iterator = Encoder(model, batch_size=2, workers=2).iter_encode(images * 5)
+    iterator = OnnxEncoder(model, batch_size=2, workers=2).iter_encode(images * 5)
     next(iterator)
     iterator.close()
 
 
 def test_progress_callback_counts_every_image(model: LoadedModel, images: list[Path]) -> None:
     seen: list[int] = []
-    Encoder(model, batch_size=4).encode(images, on_progress=seen.append)
+    OnnxEncoder(model, batch_size=4).encode(images, on_progress=seen.append)
     assert seen == [4, 4, 2]
 
 
 def test_views_are_averaged_then_normalised(model: LoadedModel, images: list[Path]) -> None:
-    encoder = Encoder(model, views=Views(crops=4), workers=2)
+    encoder = OnnxEncoder(model, views=Views(crops=4), workers=2)
     vectors, failures = encoder.encode(images[:3])
     assert not failures
     for path, vector in zip(images[:3], vectors):
         per_view = model.run(encoder.pixels(path))
         assert per_view.shape == (5, 16)
         np.testing.assert_allclose(vector, normalise(per_view.mean(axis=0)), atol=1e-4)
-    plain, _ = Encoder(model).encode(images[:3])
+    plain, _ = OnnxEncoder(model).encode(images[:3])
     assert not np.allclose(plain, vectors)
 
 
 def test_bad_settings_are_value_errors(model: LoadedModel) -> None:
     for kwargs in ({"batch_size": 0}, {"workers": 0}, {"prefetch": -1}):
         with pytest.raises(ValueError):
-            Encoder(model, **kwargs)  # type: ignore[arg-type]
-    vectors, failures = Encoder(model).encode([])
+            OnnxEncoder(model, **kwargs)  # type: ignore[arg-type]
+    vectors, failures = OnnxEncoder(model).encode([])
     assert vectors.shape == (0, 16) and failures == []

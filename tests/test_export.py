@@ -31,7 +31,7 @@ from export.__main__ import main  # noqa: E402
 from export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 from painter_match.data.images import find_images, load_pixels  # noqa: E402
 from painter_match.data.views import Views  # noqa: E402
-from painter_match.model import METADATA_KEY, ModelError, open_model  # noqa: E402
+from painter_match.inference.model import METADATA_KEY, ModelError, open_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 
 

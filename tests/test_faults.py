@@ -28,7 +28,7 @@ from PIL import Image
 from painter_match import atomic
 from painter_match.cli import main
 from painter_match.data.views import Views
-from painter_match.embeddings import (
+from painter_match.inference.embeddings import (
     Embeddings,
     EmbeddingSource,
     load_embeddings,
@@ -191,12 +191,12 @@ def test_an_unwritable_output_folder_is_found_before_any_work(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import painter_match.commands.common as common
+    import painter_match.inference.model as model_module
 
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was opened before the output was checked")
 
-    monkeypatch.setattr(common, "open_model", no_work)
+    monkeypatch.setattr(model_module, "open_model", no_work)
     real_open = os.open
 
     def read_only(path: object, flags: int, *args: object) -> int:
@@ -243,7 +243,7 @@ def test_score_on_a_full_disk(
 @pytest.fixture()
 def save_every_batch(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make embed write its partial file after every batch."""
-    import painter_match.commands.embed as embed
+    import painter_match.inference.folder as embed
 
     monkeypatch.setattr(embed, "SAVE_EVERY_S", 0.0)
     monkeypatch.setattr(embed, "SAVE_SHARE", 1e9)
@@ -300,23 +300,23 @@ def test_embed_whose_final_write_fails_keeps_its_progress(
 _SLOW_SCORING = """
 import time
 from pathlib import Path
-import painter_match.pairs as pairs
+import painter_match.inference.scoring as scoring
 def slow(*args, **kwargs):
     Path({marker!r}).touch()
     time.sleep(120)
-pairs.pairwise_cosine = slow
+scoring.pairwise_cosine = slow
 """
 
 _SLOW_EMBEDDING = """
 import time
 from pathlib import Path
-from painter_match.encoder import Encoder
-original = Encoder.embed_pixels
+from painter_match.inference.encoder import OnnxEncoder
+original = OnnxEncoder.embed_pixels
 def slow(self, views):
     Path({marker!r}).touch()
     time.sleep(120)
     return original(self, views)
-Encoder.embed_pixels = slow
+OnnxEncoder.embed_pixels = slow
 """
 
 

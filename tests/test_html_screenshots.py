@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from painter_match.calibration import fit_calibration
 from painter_match.data.images import load_image
 from painter_match.data.synth import SynthConfig, generate
 from painter_match.evaluation.baselines import colour_histogram
@@ -32,6 +31,7 @@ from painter_match.evaluation.html_report import (
     similar_report,
     verify_report,
 )
+from painter_match.inference.calibration import fit_calibration
 from painter_match.metrics import roc_auc
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -210,6 +210,9 @@ def test_reads_submission_and_solution(tmp_path: Path) -> None:
     pairs = read_submission_info(tmp_path / "submission_info.csv")
     assert list(pairs["index"]) == [0, 1] and list(pairs["image2"]) == ["2.jpg", "3.jpg"]
     assert list(read_solution(tmp_path / "solution.csv")["sameArtist"]) == [1, 0]
+    # The scorer's spellings of a label are the evaluator's too.
+    (tmp_path / "solution.csv").write_text("index,sameArtist\n0,true\n1,False\n")
+    assert list(read_solution(tmp_path / "solution.csv")["sameArtist"]) == [1, 0]
 
 
 @pytest.mark.parametrize(
@@ -219,7 +222,10 @@ def test_reads_submission_and_solution(tmp_path: Path) -> None:
         ("index,image1,image2\n", "no pairs listed"),
         ("index,image1,image2\n0,a.jpg,b.jpg\n0,a.jpg,c.jpg\n", "row 3 repeats index 0"),
         ("index,image1,image2\nx,a.jpg,b.jpg\n", "row 2 has index='x'; expected an integer"),
-        ("index,image1,image2\n0,a.jpg,\n", "row 2 has an empty image2"),
+        ("index,image1,image2\n0,a.jpg,\n", "row 2 names '', which is empty"),
+        # One reader, the scorer's rules: negative indices and names leaving the folder are refused.
+        ("index,image1,image2\n-1,a.jpg,b.jpg\n", "row 2 has index=-1; expected an integer from 0"),
+        ("index,image1,image2\n0,a.jpg,../b.jpg\n", "row 2 names '../b.jpg', which points outside"),
     ],
 )
 def test_bad_submission_info(tmp_path: Path, csv_text: str, message: str) -> None:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from painter_match.calibration import Calibration
 from painter_match.data.views import Views
-from painter_match.model import SCHEMA_VERSION, ModelError, ModelInfo, default_model_path, resolve_providers
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.model import (
+    SCHEMA_VERSION,
+    ModelChoice,
+    ModelError,
+    ModelInfo,
+    resolve_model,
+    resolve_providers,
+)
 
 
 def _info(**changes: object) -> ModelInfo:
@@ -97,8 +105,31 @@ def test_a_gpu_provider_that_is_not_installed_names_the_extra() -> None:
         resolve_providers("tpu", ["CPUExecutionProvider"])
 
 
-def test_default_model_path_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_model_used_follows_one_rule(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """-m, else $PAINTER_MATCH_MODEL, else ./models/painter-match.onnx, else the packaged default."""
+    from painter_match.inference import model as model_module
+
+    monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("PAINTER_MATCH_MODEL", raising=False)
-    assert default_model_path().as_posix() == "models/painter-match.onnx"
+    monkeypatch.setattr(model_module, "packaged_model_path", lambda: None)
+    with pytest.raises(ModelError, match="no model given.*painter-match export"):
+        resolve_model()
+    packaged = tmp_path / "site" / "painter-match.onnx"
+    monkeypatch.setattr(model_module, "packaged_model_path", lambda: packaged)
+    assert resolve_model() == ModelChoice(packaged, "packaged")
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "painter-match.onnx").write_bytes(b"")
+    assert resolve_model() == ModelChoice(Path("models/painter-match.onnx"), "./models")
     monkeypatch.setenv("PAINTER_MATCH_MODEL", "/somewhere/m.onnx")
-    assert default_model_path().as_posix() == "/somewhere/m.onnx"
+    assert resolve_model() == ModelChoice(Path("/somewhere/m.onnx"), "env")
+    assert resolve_model("given.onnx") == ModelChoice(Path("given.onnx"), "-m")
+    assert "PAINTER_MATCH_MODEL" in resolve_model().rule_text
+
+
+def test_the_packaged_default_is_found_with_importlib_resources() -> None:
+    from importlib import resources
+
+    from painter_match.inference.model import packaged_model_path
+
+    expected = resources.files("painter_match") / "models" / "painter-match.onnx"
+    assert packaged_model_path() == (Path(str(expected)) if expected.is_file() else None)

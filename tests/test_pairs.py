@@ -11,18 +11,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.pairs_synth import make_kaggle_scale_pairs
+from bench.score import score_pairs_pandas_reference
 from painter_match.atomic import TEMP_TAG
-from painter_match.calibration import Calibration
 from painter_match.errors import DataError, OutputError
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.scoring import ScoreSummary, score_pairs, unique_images
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
-from painter_match.pairs import (
-    ScoreSummary,
-    pairwise_cosine,
-    score_pairs,
-    score_pairs_pandas_reference,
-    unique_images,
-)
-from painter_match.pairs_synth import make_kaggle_scale_pairs
 
 CALIBRATION = Calibration(slope=6.0, intercept=-1.5, threshold=0.25, positive_share=0.5, pairs=100)
 NAMES = [f"{i}.jpg" for i in (11, 205, 3070, 48, 5)] + ["sub/folder/77.jpg"]

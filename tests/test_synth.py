@@ -15,8 +15,8 @@ from PIL import Image, ImageFile
 from painter_match.data.synth import ALL_DATA_INFO_COLUMNS, SynthConfig, SynthConfigError, generate
 from painter_match.errors import DataError
 from painter_match.evaluation.baselines import colour_histogram
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
-from painter_match.similarity import pair_similarity
 
 SMALL = SynthConfig(
     seed=5,
@@ -353,5 +353,5 @@ def test_colour_histogram_is_a_weak_but_real_cue(tmp_path: Path) -> None:
         artists = test["artist"].to_numpy()
         # Every test pair, not just the listed ones: more pairs, a steadier estimate.
         i, j = np.triu_indices(len(artists), 1)
-        aucs.append(roc_auc(artists[i] == artists[j], pair_similarity(features, i, j)))
+        aucs.append(roc_auc(artists[i] == artists[j], pairwise_cosine(features, i, j)))
     assert 0.55 <= float(np.mean(aucs)) <= 0.80, aucs

@@ -161,7 +161,7 @@ def test_two_process_gloo_run(synth_dir: Path, tmp_path: Path) -> None:
 
 
 def test_collapse_rules() -> None:
-    from painter_match.calibration import Calibration
+    from painter_match.inference.calibration import Calibration
     from painter_match.train.trainer import _Validation, is_collapsed
 
     def validation(auc: float, mean_cosine: float, score_std: float) -> _Validation:

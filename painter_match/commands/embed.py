@@ -1,251 +1,100 @@
-"""`painter-match embed DIR -o OUT.npz`: embed every image under a folder, resumably.
+"""``painter-match embed DIR -o OUT.npz``: embed every image under a folder, resumably.
 
-Progress is saved as the run goes to ``OUT.partial.npz`` (atomically, at most every few seconds
-and never more than about a tenth of the run's time), and on Ctrl-C or SIGTERM before exiting.
-Semantics of an existing output or partial file:
-
-* neither flag: refused, naming ``--resume`` and ``--force``;
-* ``--resume``: continue from the partial file, else from the finished output, embedding only the
-  images not in it yet (images that failed before are tried again); another model or view policy,
-  or another folder, is refused rather than mixed;
-* ``--force``: start over; the old files are replaced when the new run finishes.
-
-Unreadable images are skipped and listed in ``OUT.errors.csv`` (``--strict``: the first one stops
-the run, its progress kept for ``--resume``); a run that embeds none at all writes no output and
-exits 1. Before any work the output is checked (not a folder, not the model, its folder takes a
-new file), and a lock (`painter_match.atomic.OutputLock`) keeps a second run off the same output.
-A write the disk refuses (full, read-only) stops the run with one line; the vectors of the last
-partial file that could be written are kept, for ``--resume``.
+A thin layer over `painter_match.inference.folder.embed_folder` (which documents what happens to
+an existing output, a partial file, unreadable images and an interruption): this module opens
+the model, turns ``kill`` into Ctrl-C, and prints the result.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from painter_match import atomic
 from painter_match.commands.common import (
+    add_command,
+    add_model_options,
+    add_output_options,
     interrupted,
-    load_model,
     make_encoder,
+    model_record,
+    open_command_model,
     print_json,
     say,
     sigterm_as_interrupt,
 )
-from painter_match.data.images import find_images
-from painter_match.embeddings import (
-    Embeddings,
-    EmbeddingSource,
-    errors_path,
-    load_embeddings,
-    merge,
-    partial_path,
-    save_embeddings,
-    write_errors,
-)
-from painter_match.encoder import Failure
-from painter_match.errors import DataError, OutputError, PainterMatchError
-from painter_match.progress import progress_bar
 
-# Save progress at least this often...
-SAVE_EVERY_S = 10.0
-# ...but let saving take at most about this share of the run (a partial file of 100k vectors
-# takes a moment to write, and it is rewritten whole each time).
-SAVE_SHARE = 0.1
+if TYPE_CHECKING:
+    from painter_match.inference.model import LoadedModel
 
 
-class _Saver:
-    """Keeps what is done and writes the partial file when it is due."""
-
-    def __init__(self, target: Path, done: Embeddings | None, source: EmbeddingSource, root: str) -> None:
-        self.target = target
-        self.source = source
-        self.root = root
-        self.done = done
-        self.paths: list[str] = []
-        self.vectors: list[np.ndarray] = []
-        self.unsaved = 0
-        self.last_save = time.monotonic()
-        self.cost = 0.0
-        # Images in the partial file on disk, and whether writing it has failed (no retry then).
-        self.kept = len(done) if done is not None and target.exists() else 0
-        self.failed = False
-
-    def add(self, paths: list[str], vectors: np.ndarray) -> None:
-        self.paths.extend(paths)
-        self.vectors.append(vectors)
-        self.unsaved += len(paths)
-        now = time.monotonic()
-        if self.unsaved and now - self.last_save >= max(SAVE_EVERY_S, self.cost / SAVE_SHARE):
-            self.save()
-
-    def collected(self) -> Embeddings:
-        dim = self.source.info.embedding_dim
-        new = Embeddings(
-            paths=list(self.paths),
-            vectors=np.concatenate(self.vectors) if self.vectors else np.empty((0, dim), np.float32),
-            source=self.source,
-            root=self.root,
-        )
-        parts = [self.done, new] if self.done is not None else [new]
-        order = [p for part in parts for p in part.paths]
-        return merge(order, parts, self.source, self.root)
-
-    def save(self) -> None:
-        """Write the partial file (atomically: a failed write leaves the previous one whole)."""
-        if not self.unsaved:
-            return
-        started = time.monotonic()
-        collected = self.collected()
-        try:
-            save_embeddings(self.target, collected)
-        except OutputError:
-            self.failed = True
-            raise
-        self.kept = len(collected)
-        self.last_save = time.monotonic()
-        self.cost = self.last_save - started
-        self.unsaved = 0
-
-    def keep(self) -> str:
-        """Save what is done if the partial file can still be written; say what is kept and what to do."""
-        if self.unsaved and not self.failed:
-            try:
-                self.save()
-            except OutputError:
-                pass
-        if self.kept and not self.unsaved:
-            return f"progress saved in {self.target} ({self.kept:,} images): rerun with --resume to embed the rest"
-        if self.kept:
-            return (
-                f"the {self.kept:,} images saved last are kept in {self.target}: once it can be written, "
-                "rerun with --resume to embed the rest"
-            )
-        return "nothing was saved"
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    parser = add_command(
+        commands,
+        "embed",
+        help="embed every image under a folder with the ONNX model",
+        description="Embed every image under DIR (recursively) into an .npz holding the relative paths, "
+        "the L2-normalised vectors and the model's identity. Unreadable images are skipped and listed in "
+        "OUT.errors.csv. Progress is saved to OUT.partial.npz as it goes: after Ctrl-C or kill, rerun with "
+        "--resume to embed only the rest.",
+    )
+    parser.add_argument("dir", metavar="DIR", type=Path, help="folder of images")
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path("embeddings.npz"), help="embeddings file to write"
+    )
+    again = parser.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from OUT.partial.npz or OUT, embedding only the images not in it (same model only)",
+    )
+    again.add_argument("--force", action="store_true", help="start over, replacing OUT when done")
+    parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    add_model_options(parser)
+    add_output_options(parser)
+    return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    root: Path = args.dir
-    out: Path = args.output
-    partial = partial_path(out)
-    errors_file = errors_path(out)
-    # Before any work: an output that can be written and is not the model (existence is the
-    # --resume/--force question below).
-    for target in (out, partial, errors_file):
-        atomic.check_output(target, force=True, inputs=[("model", args.model)])
-    files = find_images(root)
-    if not files:
-        raise DataError(
-            f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
-        )
-    with atomic.OutputLock(out, "embed"):
-        return _embed(args, root, out, partial, errors_file, [f.relative_to(root).as_posix() for f in files])
+    from painter_match.inference.encoder import OnnxEncoder
+    from painter_match.inference.folder import EmbedInterrupted, embed_folder
 
+    opened: list[LoadedModel] = []
 
-def _embed(
-    args: argparse.Namespace, root: Path, out: Path, partial: Path, errors_file: Path, relative: list[str]
-) -> int:
-    existing = [p for p in (partial, out) if p.exists()]
-    if existing and not (args.resume or args.force):
-        raise DataError(
-            f"{existing[0]} already exists; pass --resume to embed only the images not in it yet, "
-            "or --force to start over"
-        )
-    model = load_model(args)
-    encoder = make_encoder(args, model)
-    source = EmbeddingSource(model.info, encoder.views)
-    root_abs = str(root.resolve())
+    def encoder() -> OnnxEncoder:
+        model = open_command_model(args)
+        opened.append(model)
+        return make_encoder(args, model)
 
-    done: Embeddings | None = None
-    if args.resume and existing:
-        done = load_embeddings(existing[0])
-        if done.source.identity != source.identity:
-            raise DataError(
-                f"{existing[0]} was made by model {done.source.identity}, not {source.identity} "
-                f"({model.path}); embeddings of two models cannot be mixed: use the same model and --views, "
-                "or --force to start over"
-            )
-        if done.root and done.root != root_abs:
-            raise DataError(
-                f"{existing[0]} holds images of {done.root}, not {root_abs}; use another -o, or --force to start over"
-            )
-        done = merge(relative, [done], source, root_abs)  # images deleted since are dropped
-        say(args, f"resuming from {existing[0]}: {len(done):,} of {len(relative):,} images already embedded")
-    already = set(done.paths) if done is not None else set()
-    todo = [r for r in relative if r not in already]
-
-    saver = _Saver(partial, done, source, root_abs)
-    failures: list[Failure] = []
-    started = time.monotonic()
     try:
-        with (
-            sigterm_as_interrupt(),
-            progress_bar("embedding", len(todo), quiet=args.quiet or args.json, unit="images") as bar,
-        ):
-            for batch in encoder.iter_encode(root / r for r in todo):
-                saver.add([todo[i] for i in batch.indices.tolist()], batch.vectors)
-                for failure in batch.failures:
-                    failures.append(Failure(failure.index, todo[failure.index], failure.cause))
-                    if args.strict:
-                        raise DataError(
-                            f"{root / todo[failure.index]}: {failure.cause} (--strict; without it unreadable "
-                            "images are skipped and listed)"
-                        )
-                bar.advance(batch.count)
-    except KeyboardInterrupt:
-        # Ctrl-C or SIGTERM: keep what was done for --resume, and say so in the one line.
-        return interrupted(saver.keep())
-    except PainterMatchError as error:
-        # --strict, or a partial file the disk refused: the same, in the error's one line.
-        error.args = (f"{error}; {saver.keep()}",)
-        raise
-    seconds = time.monotonic() - started
-    result = merge(relative, [saver.collected()], source, root_abs)
-    if len(result) == 0:
-        write_errors(errors_file, ((f.path, f.cause) for f in failures))
-        first = failures[0] if failures else None
-        example = f" (e.g. {first.path}: {first.cause})" if first else ""
-        raise DataError(
-            f"none of the {len(relative):,} images under {root} could be embedded{example}; all are listed in "
-            f"{errors_file}, and no {out} was written"
-        )
-    try:
-        save_embeddings(out, result)
-    except OutputError as error:
-        error.args = (f"{error}; {saver.keep()}",)
-        raise
-    partial.unlink(missing_ok=True)
-    if failures:
-        write_errors(errors_file, ((f.path, f.cause) for f in failures))
-    else:
-        errors_file.unlink(missing_ok=True)  # a list from an earlier run would now be wrong
-    embedded = len(saver.paths)
-    summary: dict[str, object] = {
-        "output": str(out),
-        "images": len(relative),
-        "embedded": embedded,
-        "resumed": len(already),
-        "unreadable": len(failures),
-        "errors_csv": str(errors_file) if failures else None,
-        "seconds": round(seconds, 3),
-        "images_per_second": round(embedded / seconds, 2) if seconds > 0 and embedded else None,
-        "dim": model.info.embedding_dim,
-        "views": 1 + encoder.views.crops,
-        "model": {"path": str(model.path), "identity": source.identity, "provider": model.provider},
-    }
+        with sigterm_as_interrupt():
+            result = embed_folder(
+                args.dir,
+                args.output,
+                encoder,
+                resume=args.resume,
+                force=args.force,
+                strict=args.strict,
+                inputs=[("model", args.model)],
+                show_progress=not (args.quiet or args.json),
+                log=lambda line: say(args, line),
+            )
+    except EmbedInterrupted as stop:
+        return interrupted(stop.note)
+    model = opened[0]
+    summary = result.to_dict()
+    summary["model"] = {**model_record(model), "identity": result.embeddings.source.identity}
     if args.json:
         print_json(summary)
-    else:
-        rate = f" ({embedded / seconds:,.1f} images/s)" if seconds > 0 and embedded else ""
-        lines = [
-            f"embedded {embedded:,} images in {seconds:.1f}s{rate}"
-            + (f", {len(already):,} already done" if already else "")
-            + f" -> {out} ({len(result):,} vectors of {model.info.embedding_dim})"
-        ]
-        if failures:
-            lines.append(f"{len(failures):,} unreadable images skipped, listed in {errors_file}")
-        print("\n".join(lines))
+        return 0
+    embedded, seconds = result.embedded, result.seconds
+    rate = f" ({embedded / seconds:,.1f} images/s)" if seconds > 0 and embedded else ""
+    lines = [
+        f"embedded {embedded:,} images in {seconds:.1f}s{rate}"
+        + (f", {result.resumed:,} already done" if result.resumed else "")
+        + f" -> {result.output} ({len(result.embeddings):,} vectors of {model.info.embedding_dim})"
+    ]
+    if result.failures:
+        lines.append(f"{len(result.failures):,} unreadable images skipped, listed in {result.errors_csv}")
+    print("\n".join(lines))
     return 0

@@ -3,7 +3,7 @@
 The vectors come from ``--embeddings`` (no decoding; the calibration is the one stored with them,
 so no model is needed unless ``-m`` is given, which must then be the model that made them) or
 from ``--images DIR`` (each distinct image named by the pairs is resolved inside DIR, refusing
-names that leave it, and embedded once). The pair engine (`painter_match.pairs`) streams the
+names that leave it, and embedded once). The pair engine (`painter_match.inference.scoring`) streams the
 pairs in chunks and writes the submission atomically. An image that is missing or unreadable is
 reported either way; with ``--missing fill`` (the default, as Kaggle requires every row) its
 pairs get ``--fill-value``, with ``--missing error`` the run stops naming it.
@@ -22,23 +22,62 @@ from typing import Any
 import numpy as np
 
 from painter_match import atomic
-from painter_match.calibration import Calibration
 from painter_match.commands.common import (
+    add_command,
+    add_model_options,
+    add_output_options,
     interrupted,
-    load_model,
     make_encoder,
     model_record,
+    open_command_model,
     print_json,
+    probability,
     say,
     sigterm_as_interrupt,
 )
 from painter_match.data.images import normalise_name, resolve_inside
-from painter_match.embeddings import load_embeddings
 from painter_match.errors import DataError
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.embeddings import load_embeddings
 from painter_match.progress import progress_bar
 
 # How many unavailable images a message or the JSON names before it just counts.
 EXAMPLES = 5
+
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    score = add_command(
+        commands,
+        "score",
+        help="score a Kaggle pairs file (index,image1,image2) into a submission",
+        description="Write index,sameArtist (a calibrated probability per pair, every index once, in input "
+        "order) for a pairs file such as Kaggle's submission_info.csv. Images come from --images DIR (each "
+        "distinct image embedded once) or from an embeddings file made by `embed` (no decoding at all).",
+    )
+    score.add_argument("pairs", metavar="PAIRS_CSV", type=Path, help="index,image1,image2")
+    score.add_argument("-o", "--output", type=Path, required=True, help="submission CSV to write")
+    score.add_argument(
+        "--force", action="store_true", help="replace OUTPUT if it exists (never one of the run's inputs)"
+    )
+    source = score.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", type=Path, help="folder the image names are relative to")
+    source.add_argument("--embeddings", type=Path, help="embeddings file from `painter-match embed`")
+    score.add_argument(
+        "--missing",
+        default="fill",
+        choices=("fill", "error"),
+        help="an image missing or unreadable: fill its pairs with --fill-value (Kaggle wants every row), "
+        "or stop",
+    )
+    score.add_argument(
+        "--fill-value", type=probability, default=0.5, help="probability given to unscorable pairs"
+    )
+    score.add_argument(
+        "--solution", type=Path, default=None, help="ground truth (index,sameArtist): print AUC"
+    )
+    add_model_options(score)
+    add_output_options(score)
+    return score
 
 
 def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any]]:
@@ -53,7 +92,7 @@ def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, C
     if args.model is not None:
         # An explicit model must be the one that made the vectors: its calibration would be wrong
         # for anyone else's.
-        model = load_model(args)
+        model = open_command_model(args)
         if model.info.identity != info.identity:
             raise DataError(
                 f"{args.embeddings} was made by model {info.identity}, but {model.path} is "
@@ -70,7 +109,7 @@ def _from_images(
     paths = [resolve_inside(root, name) for name in names]  # already checked by unique_images
     present = [i for i, p in enumerate(paths) if p.is_file()]
     unavailable = [(names[i], "file not found") for i, p in enumerate(paths) if not p.is_file()]
-    model = load_model(args)
+    model = open_command_model(args)
     encoder = make_encoder(args, model, most_images=len(present))
     with progress_bar("embedding", len(present), quiet=args.quiet or args.json, unit="images") as bar:
         vectors, failures = encoder.encode([paths[i] for i in present], on_progress=bar.advance)
@@ -128,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _score(args: argparse.Namespace) -> int:
-    from painter_match import pairs as engine  # the pair engine: pandas/pyarrow, loaded only here
+    from painter_match.inference import scoring as engine  # the pair engine: pyarrow, loaded only here
 
     unavailable: list[tuple[str, str]] = []
     if args.embeddings is not None:

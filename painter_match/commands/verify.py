@@ -3,14 +3,37 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-import numpy as np
+from painter_match.commands.common import (
+    add_command,
+    add_model_options,
+    add_output_options,
+    make_encoder,
+    model_record,
+    open_command_model,
+    print_json,
+)
 
-from painter_match.commands.common import load_model, make_encoder, model_record, print_json
+
+def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    verify = add_command(
+        commands,
+        "verify",
+        help="the probability that two paintings share an artist",
+        description="Embed two paintings and print P(same artist) and the verdict at the model's threshold.",
+    )
+    verify.add_argument("first", metavar="A", type=Path, help="first painting")
+    verify.add_argument("second", metavar="B", type=Path, help="second painting")
+    add_model_options(verify)
+    add_output_options(verify)
+    return verify
 
 
 def run(args: argparse.Namespace) -> int:
-    model = load_model(args)
+    import numpy as np
+
+    model = open_command_model(args)
     encoder = make_encoder(args, model)
     # Decoding raises ImageLoadError naming the file: with only two paintings, an unreadable one
     # is the answer, not something to skip.

@@ -20,8 +20,8 @@ from painter_match.data.images import load_pixels
 from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError, ImageLoadError
 from painter_match.evaluation.labelled_pairs import labelled_pairs
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import best_threshold_accuracy, roc_auc
-from painter_match.similarity import pair_similarity
 from painter_match.workers import worker_count
 
 
@@ -110,7 +110,7 @@ def histogram_embeddings(
 
 def histogram_scores(pairs: Pairs, keep: np.ndarray, embeddings: np.ndarray) -> np.ndarray:
     """Histogram similarity of the kept pairs."""
-    return pair_similarity(embeddings, pairs.first[keep], pairs.second[keep])
+    return pairwise_cosine(embeddings, pairs.first[keep], pairs.second[keep])
 
 
 def standardised_cosine_scores(
@@ -125,7 +125,7 @@ def standardised_cosine_scores(
     mean, std = good.mean(axis=0), good.std(axis=0) + 1e-6
     scaled = (features - mean) / std
     scaled /= np.maximum(np.linalg.norm(scaled, axis=1, keepdims=True), 1e-12)
-    return pair_similarity(scaled.astype(np.float32), first, second)
+    return pairwise_cosine(scaled.astype(np.float32), first, second)
 
 
 def evaluate_colour_histogram(

@@ -20,7 +20,6 @@ from typing import Any
 import numpy as np
 
 from painter_match import atomic
-from painter_match.calibration import Calibration
 from painter_match.data.catalogue import DataDirs, artist_digest
 from painter_match.data.pairs import Pairs
 from painter_match.data.views import Views
@@ -31,8 +30,9 @@ from painter_match.evaluation.baselines import (
     standardised_cosine_scores,
 )
 from painter_match.evaluation.labelled_pairs import labelled_pairs
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import confusion_at, roc_auc, roc_curve
-from painter_match.similarity import pair_similarity
 
 
 @dataclass
@@ -106,8 +106,8 @@ def onnx_embedder(
     """
 
     def embed(pairs: Pairs) -> ModelEmbeddings:
-        from painter_match.encoder import Encoder as OnnxEncoder
-        from painter_match.model import open_model
+        from painter_match.inference.encoder import OnnxEncoder
+        from painter_match.inference.model import open_model
 
         model = open_model(model_path)
         encoder = OnnxEncoder(model, views=views, workers=workers)
@@ -243,7 +243,7 @@ def evaluate(
     if labels.all() or not labels.any():
         raise DataError(f"{pairs.root}: the pairs need both same-artist and different-artist examples")
     first, second = pairs.first[keep], pairs.second[keep]
-    scores = pair_similarity(embedded.vectors, first, second)
+    scores = pairwise_cosine(embedded.vectors, first, second)
     auc = roc_auc(labels, scores)
     calibration = embedded.calibration
     confusion = confusion_at(labels, scores, calibration.threshold)

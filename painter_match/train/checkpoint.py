@@ -22,10 +22,10 @@ import numpy as np
 import torch
 
 from painter_match import atomic
-from painter_match.calibration import Calibration
 from painter_match.data.catalogue import DataDirs, catalogue_root
 from painter_match.data.pairs import Pairs
 from painter_match.errors import PainterMatchError
+from painter_match.inference.calibration import Calibration
 from painter_match.train.config import TrainConfig
 
 if TYPE_CHECKING:

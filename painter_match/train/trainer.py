@@ -33,12 +33,12 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from painter_match import atomic
-from painter_match.calibration import Calibration, fit_calibration
 from painter_match.data.pairs import Pairs, balanced_pairs
 from painter_match.data.selection import run_paintings, split_by_artist
 from painter_match.errors import DataError, PainterMatchError
+from painter_match.inference.calibration import Calibration, fit_calibration
+from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import best_threshold_accuracy, roc_auc
-from painter_match.similarity import pair_similarity
 from painter_match.train.augment import EvalTransform, load_side, train_transform
 from painter_match.train.backbones import LITE_HIDDEN, Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import Checkpoint, load_state_strict
@@ -352,7 +352,7 @@ def _validate(
         raise DataError(
             "validation has no usable same-artist and different-artist pairs; lower --val-fraction?"
         )
-    similarity = pair_similarity(embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
+    similarity = pairwise_cosine(embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
     accuracy, _ = best_threshold_accuracy(labels, similarity)
     return _Validation(
         auc=roc_auc(labels, similarity),

@@ -1,10 +1,12 @@
-"""The ONNX model contract: what an exported model carries, and how the CLI opens one.
+"""The ONNX model contract: what an exported model carries, which model a command uses, and how it opens.
 
 Export writes one JSON document under the ``painter_match`` key of the model's
 ``metadata_props``; everything inference needs (input size, resize policy, calibration, the
 default view policy) is read back from there, so a client needs only the ``.onnx`` file. A model
 without that document, or with one this version cannot read, is refused with a message that says
-how to make one. numpy and onnxruntime only: no torch, no onnx.
+how to make one. `resolve_model` is the one rule for which model a command or ``load()`` uses
+(``-m``, ``$PAINTER_MATCH_MODEL``, ``./models/painter-match.onnx``, the packaged default). numpy
+and onnxruntime only: no torch, no onnx.
 """
 
 from __future__ import annotations
@@ -14,11 +16,11 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from painter_match.calibration import Calibration
 from painter_match.data.views import Views
 from painter_match.errors import PainterMatchError
+from painter_match.inference.calibration import Calibration
 
 METADATA_KEY = "painter_match"
 SCHEMA_VERSION = 1
@@ -27,11 +29,15 @@ OUTPUT_NAME = "embedding"
 RESIZE_POLICY = "shorter_side_bicubic_center_crop"
 METRIC = "cosine"
 VARIANTS = ("fp32", "int8", "fp16")
-DEFAULT_MODEL_PATH = Path("models") / "painter-match.onnx"
+MODEL_NAME = "painter-match.onnx"
+DEFAULT_MODEL_PATH = Path("models") / MODEL_NAME
 MODEL_ENV = "PAINTER_MATCH_MODEL"
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
 
-_HOW_TO_MAKE = "make one with `make export` (or `python -m export CHECKPOINT -o MODEL.onnx`)"
+_HOW_TO_MAKE = (
+    "make one with `painter-match export CHECKPOINT -o models/painter-match.onnx` "
+    '(pip install "painter-match[train]"; from a clone, `make export`)'
+)
 
 _ORT_PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -200,9 +206,62 @@ def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
     return float(value)
 
 
-def default_model_path() -> Path:
-    """``$PAINTER_MATCH_MODEL`` when set, else ``models/painter-match.onnx``."""
-    return Path(os.environ.get(MODEL_ENV) or DEFAULT_MODEL_PATH)
+Rule = Literal["-m", "env", "./models", "packaged"]
+_RULE_TEXT = {
+    "-m": "given with -m/--model",
+    "env": f"from ${MODEL_ENV}",
+    "./models": f"{DEFAULT_MODEL_PATH} in the current folder",
+    "packaged": "the default model installed with painter-match",
+}
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """Which model file to open, and the rule that chose it (see `resolve_model`)."""
+
+    path: Path
+    rule: Rule
+
+    @property
+    def rule_text(self) -> str:
+        """The rule in words, for a note on stderr."""
+        return _RULE_TEXT[self.rule]
+
+
+def packaged_model_path() -> Path | None:
+    """The default model installed inside the package (``painter_match/models/``), or None."""
+    from importlib import resources
+
+    candidate = resources.files("painter_match") / "models" / MODEL_NAME
+    if not candidate.is_file():
+        return None
+    return Path(str(candidate))
+
+
+def resolve_model(path: str | Path | None = None) -> ModelChoice:
+    """The one rule for which model is used: ``path`` (``-m``), else ``$PAINTER_MATCH_MODEL``, else
+    ``models/painter-match.onnx`` in the current folder when it exists, else the packaged default
+    (found with importlib.resources, so it works from a wheel).
+
+    Nothing is opened here: a chosen file that is missing is `open_model`'s error to report.
+
+    Raises:
+        ModelError: no rule gives a model; the message says how to get one.
+    """
+    if path is not None:
+        return ModelChoice(Path(path), "-m")
+    from_env = os.environ.get(MODEL_ENV)
+    if from_env:
+        return ModelChoice(Path(from_env), "env")
+    if DEFAULT_MODEL_PATH.is_file():
+        return ModelChoice(DEFAULT_MODEL_PATH, "./models")
+    packaged = packaged_model_path()
+    if packaged is not None:
+        return ModelChoice(packaged, "packaged")
+    raise ModelError(
+        f"no model given: pass -m MODEL.onnx, set ${MODEL_ENV}, or put one at {DEFAULT_MODEL_PATH}; this "
+        f"install has no packaged default model either; {_HOW_TO_MAKE}"
+    )
 
 
 def resolve_providers(requested: str, available: Sequence[str]) -> list[str]:
@@ -236,12 +295,32 @@ def resolve_providers(requested: str, available: Sequence[str]) -> list[str]:
 
 @dataclass
 class LoadedModel:
-    """An onnxruntime session and the contract it was checked against."""
+    """An onnxruntime session and the contract it was checked against.
+
+    Attributes:
+        path: the ``.onnx`` file.
+        session: the onnxruntime session, reused for every call.
+        info: the contract read from the file.
+        provider: the execution provider that runs it.
+        choice: which rule chose the file (`resolve_model`).
+    """
 
     path: Path
     session: Any
     info: ModelInfo
     provider: str
+    choice: ModelChoice | None = None
+
+    def record(self) -> dict[str, object]:
+        """The model facts every ``--json`` result carries: which file, by which rule, what it is."""
+        return {
+            "path": str(self.path),
+            "rule": self.choice.rule if self.choice is not None else "-m",
+            "identity": self.info.identity,
+            "provider": self.provider,
+            "backbone": self.info.backbone,
+            "variant": self.info.variant,
+        }
 
     def run(self, pixels: Any) -> Any:
         """uint8 [N, S, S, 3] -> float32 [N, D] unit embeddings."""
@@ -281,7 +360,7 @@ def open_model(
     """Open a painter-match ONNX model once, for a whole run.
 
     Args:
-        path: the ``.onnx`` file; None means ``default_model_path()``.
+        path: the ``.onnx`` file; None means the one `resolve_model` chooses.
         provider: one of ``PROVIDERS``.
         threads: intra-op threads; None lets onnxruntime use every core.
 
@@ -290,11 +369,14 @@ def open_model(
     """
     import onnxruntime as ort  # imported here so that `painter-match --help` stays instant
 
-    model_path = Path(path) if path is not None else default_model_path()
+    choice = resolve_model(path)
+    model_path = choice.path
     if model_path.is_dir():
         raise ModelError(f"model {model_path} is a folder; pass the .onnx file itself (-m FOLDER/NAME.onnx)")
     if not model_path.is_file():
-        raise ModelError(f"model {model_path} not found; {_HOW_TO_MAKE}, or pass -m/--model")
+        raise ModelError(
+            f"model {model_path} ({choice.rule_text}) not found; {_HOW_TO_MAKE}, or pass -m/--model"
+        )
     providers = resolve_providers(provider, ort.get_available_providers())
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -308,4 +390,4 @@ def open_model(
         raise ModelError(f"{model_path}: onnxruntime cannot load it ({message}); {_HOW_TO_MAKE}") from None
     info = read_info(session, str(model_path))
     used = session.get_providers()[0]
-    return LoadedModel(path=model_path, session=session, info=info, provider=used)
+    return LoadedModel(path=model_path, session=session, info=info, provider=used, choice=choice)

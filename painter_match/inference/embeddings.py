@@ -28,7 +28,7 @@ from painter_match import atomic
 from painter_match.data.images import name_problem, normalise_name
 from painter_match.data.views import Views
 from painter_match.errors import DataError
-from painter_match.model import ModelInfo
+from painter_match.inference.model import ModelInfo
 
 FORMAT_VERSION = 1
 

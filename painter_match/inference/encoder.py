@@ -20,7 +20,7 @@ import numpy as np
 from painter_match.data.images import DEFAULT_MAX_PIXELS
 from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
-from painter_match.model import LoadedModel
+from painter_match.inference.model import LoadedModel
 from painter_match.workers import worker_count
 
 DEFAULT_BATCH_SIZE = 32
@@ -68,7 +68,7 @@ def normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
-class Encoder:
+class OnnxEncoder:
     """Embeds image files with one painter-match model session.
 
     Args:

@@ -1,0 +1,1 @@
+"""Inference: the model contract, encoder, embeddings, similarity, calibration and pair scoring."""

@@ -1,0 +1,322 @@
+"""Embed every image under a folder into an embeddings file, resumably: what ``painter-match embed`` does.
+
+Progress is saved as the run goes to ``OUT.partial.npz`` (atomically, at most every few seconds
+and never more than about a tenth of the run's time), and on Ctrl-C or SIGTERM before exiting.
+Semantics of an existing output or partial file:
+
+* neither ``resume`` nor ``force``: refused, naming ``--resume`` and ``--force``;
+* ``resume``: continue from the partial file, else from the finished output, embedding only the
+  images not in it yet (images that failed before are tried again); another model or view policy,
+  or another folder, is refused rather than mixed;
+* ``force``: start over; the old files are replaced when the new run finishes.
+
+Unreadable images are skipped and listed in ``OUT.errors.csv`` (``strict``: the first one stops
+the run, its progress kept for ``--resume``); a run that embeds none at all writes no output and
+raises a DataError. Before any work the output is checked (not a folder, not the model, its folder takes a
+new file), and a lock (`painter_match.atomic.OutputLock`) keeps a second run off the same output.
+A write the disk refuses (full, read-only) stops the run with one line; the vectors of the last
+partial file that could be written are kept, for ``--resume``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from painter_match import atomic
+from painter_match.data.images import find_images
+from painter_match.errors import DataError, OutputError, PainterMatchError
+from painter_match.inference.embeddings import (
+    Embeddings,
+    EmbeddingSource,
+    errors_path,
+    load_embeddings,
+    merge,
+    partial_path,
+    save_embeddings,
+    write_errors,
+)
+from painter_match.inference.encoder import Failure, OnnxEncoder
+from painter_match.progress import progress_bar
+
+
+class EmbedInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM stopped `embed_folder`; ``note`` says what was kept for ``resume``."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(note)
+        self.note = note
+
+
+@dataclass
+class EmbedFolderResult:
+    """What `embed_folder` wrote.
+
+    Attributes:
+        output: the embeddings file.
+        embeddings: what it holds.
+        images: image files found under the folder.
+        embedded: images embedded by this run.
+        resumed: images taken from an earlier run's file.
+        failures: the images that could not be read (path relative to the folder, cause).
+        errors_csv: where they are listed, or None when there were none.
+        seconds: time spent embedding.
+    """
+
+    output: Path
+    embeddings: Embeddings
+    images: int
+    embedded: int
+    resumed: int
+    failures: list[Failure] = field(default_factory=list)
+    errors_csv: Path | None = None
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary (the model's identity included)."""
+        return {
+            "output": str(self.output),
+            "images": self.images,
+            "embedded": self.embedded,
+            "resumed": self.resumed,
+            "unreadable": len(self.failures),
+            "errors_csv": str(self.errors_csv) if self.errors_csv else None,
+            "seconds": round(self.seconds, 3),
+            "images_per_second": round(self.embedded / self.seconds, 2)
+            if self.seconds > 0 and self.embedded
+            else None,
+            "dim": self.embeddings.source.info.embedding_dim,
+            "views": 1 + self.embeddings.source.views.crops,
+        }
+
+
+# Save progress at least this often...
+SAVE_EVERY_S = 10.0
+# ...but let saving take at most about this share of the run (a partial file of 100k vectors
+# takes a moment to write, and it is rewritten whole each time).
+SAVE_SHARE = 0.1
+
+
+class _Saver:
+    """Keeps what is done and writes the partial file when it is due."""
+
+    def __init__(self, target: Path, done: Embeddings | None, source: EmbeddingSource, root: str) -> None:
+        self.target = target
+        self.source = source
+        self.root = root
+        self.done = done
+        self.paths: list[str] = []
+        self.vectors: list[np.ndarray] = []
+        self.unsaved = 0
+        self.last_save = time.monotonic()
+        self.cost = 0.0
+        # Images in the partial file on disk, and whether writing it has failed (no retry then).
+        self.kept = len(done) if done is not None and target.exists() else 0
+        self.failed = False
+
+    def add(self, paths: list[str], vectors: np.ndarray) -> None:
+        self.paths.extend(paths)
+        self.vectors.append(vectors)
+        self.unsaved += len(paths)
+        now = time.monotonic()
+        if self.unsaved and now - self.last_save >= max(SAVE_EVERY_S, self.cost / SAVE_SHARE):
+            self.save()
+
+    def collected(self) -> Embeddings:
+        dim = self.source.info.embedding_dim
+        new = Embeddings(
+            paths=list(self.paths),
+            vectors=np.concatenate(self.vectors) if self.vectors else np.empty((0, dim), np.float32),
+            source=self.source,
+            root=self.root,
+        )
+        parts = [self.done, new] if self.done is not None else [new]
+        order = [p for part in parts for p in part.paths]
+        return merge(order, parts, self.source, self.root)
+
+    def save(self) -> None:
+        """Write the partial file (atomically: a failed write leaves the previous one whole)."""
+        if not self.unsaved:
+            return
+        started = time.monotonic()
+        collected = self.collected()
+        try:
+            save_embeddings(self.target, collected)
+        except OutputError:
+            self.failed = True
+            raise
+        self.kept = len(collected)
+        self.last_save = time.monotonic()
+        self.cost = self.last_save - started
+        self.unsaved = 0
+
+    def keep(self) -> str:
+        """Save what is done if the partial file can still be written; say what is kept and what to do."""
+        if self.unsaved and not self.failed:
+            try:
+                self.save()
+            except OutputError:
+                pass
+        if self.kept and not self.unsaved:
+            return f"progress saved in {self.target} ({self.kept:,} images): rerun with --resume to embed the rest"
+        if self.kept:
+            return (
+                f"the {self.kept:,} images saved last are kept in {self.target}: once it can be written, "
+                "rerun with --resume to embed the rest"
+            )
+        return "nothing was saved"
+
+
+def embed_folder(
+    folder: str | Path,
+    out: str | Path,
+    encoder: OnnxEncoder | Callable[[], OnnxEncoder],
+    *,
+    resume: bool = False,
+    force: bool = False,
+    strict: bool = False,
+    inputs: Sequence[tuple[str, str | Path | None]] = (),
+    show_progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> EmbedFolderResult:
+    """Embed every image under ``folder`` into the embeddings file ``out``; see the module docstring.
+
+    Args:
+        folder: the folder of images (searched recursively).
+        out: the ``.npz`` to write; ``OUT.partial.npz`` and ``OUT.errors.csv`` go beside it.
+        encoder: the encoder, or a function that makes it (called only once the cheap checks
+            have passed, so that a bad folder is reported before a model is opened).
+        resume: continue from the partial file, else from ``out``.
+        force: start over, replacing ``out`` when done.
+        strict: stop at the first unreadable image (its progress kept for ``resume``).
+        inputs: the run's inputs (``("model", path)``), which the outputs must not be.
+        show_progress: draw a progress bar on stderr.
+        log: receives a line when a run resumes.
+
+    Raises:
+        DataError: no images, an existing output without ``resume``/``force``, another model's or
+            folder's file to resume, ``strict`` and an unreadable image, or nothing embeddable.
+        OutputError: an output that cannot be written, or another run writing it.
+        EmbedInterrupted: Ctrl-C (or SIGTERM turned into it); progress is saved for ``resume``.
+    """
+    root, out = Path(folder), Path(out)
+    partial = partial_path(out)
+    errors_file = errors_path(out)
+    # Before any work: an output that can be written and is not an input (existence is the
+    # resume/force question below).
+    for target in (out, partial, errors_file):
+        atomic.check_output(target, force=True, inputs=list(inputs))
+    files = find_images(root)
+    if not files:
+        raise DataError(
+            f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
+        )
+    relative = [f.relative_to(root).as_posix() for f in files]
+    with atomic.OutputLock(out, "embed"):
+        existing = [p for p in (partial, out) if p.exists()]
+        if existing and not (resume or force):
+            raise DataError(
+                f"{existing[0]} already exists; pass --resume to embed only the images not in it yet, "
+                "or --force to start over"
+            )
+        if not isinstance(encoder, OnnxEncoder):
+            encoder = encoder()
+        return _embed(
+            encoder, root, out, partial, errors_file, relative, existing, resume, strict, show_progress, log
+        )
+
+
+def _embed(
+    encoder: OnnxEncoder,
+    root: Path,
+    out: Path,
+    partial: Path,
+    errors_file: Path,
+    relative: list[str],
+    existing: list[Path],
+    resume: bool,
+    strict: bool,
+    show_progress: bool,
+    log: Callable[[str], None] | None,
+) -> EmbedFolderResult:
+    model = encoder.model
+    source = EmbeddingSource(model.info, encoder.views)
+    root_abs = str(root.resolve())
+
+    done: Embeddings | None = None
+    if resume and existing:
+        done = load_embeddings(existing[0])
+        if done.source.identity != source.identity:
+            raise DataError(
+                f"{existing[0]} was made by model {done.source.identity}, not {source.identity} "
+                f"({model.path}); embeddings of two models cannot be mixed: use the same model and --views, "
+                "or --force to start over"
+            )
+        if done.root and done.root != root_abs:
+            raise DataError(
+                f"{existing[0]} holds images of {done.root}, not {root_abs}; use another -o, or --force to start over"
+            )
+        done = merge(relative, [done], source, root_abs)  # images deleted since are dropped
+        if log is not None:
+            log(f"resuming from {existing[0]}: {len(done):,} of {len(relative):,} images already embedded")
+    already = set(done.paths) if done is not None else set()
+    todo = [r for r in relative if r not in already]
+
+    saver = _Saver(partial, done, source, root_abs)
+    failures: list[Failure] = []
+    started = time.monotonic()
+    try:
+        with progress_bar("embedding", len(todo), quiet=not show_progress, unit="images") as bar:
+            for batch in encoder.iter_encode(root / r for r in todo):
+                saver.add([todo[i] for i in batch.indices.tolist()], batch.vectors)
+                for failure in batch.failures:
+                    failures.append(Failure(failure.index, todo[failure.index], failure.cause))
+                    if strict:
+                        raise DataError(
+                            f"{root / todo[failure.index]}: {failure.cause} (--strict; without it unreadable "
+                            "images are skipped and listed)"
+                        )
+                bar.advance(batch.count)
+    except EmbedInterrupted:
+        raise
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM: keep what was done for resume, and say so in the one line.
+        raise EmbedInterrupted(saver.keep()) from None
+    except PainterMatchError as error:
+        # strict, or a partial file the disk refused: the same, in the error's one line.
+        error.args = (f"{error}; {saver.keep()}",)
+        raise
+    seconds = time.monotonic() - started
+    result = merge(relative, [saver.collected()], source, root_abs)
+    if len(result) == 0:
+        write_errors(errors_file, ((f.path, f.cause) for f in failures))
+        first = failures[0] if failures else None
+        example = f" (e.g. {first.path}: {first.cause})" if first else ""
+        raise DataError(
+            f"none of the {len(relative):,} images under {root} could be embedded{example}; all are listed in "
+            f"{errors_file}, and no {out} was written"
+        )
+    try:
+        save_embeddings(out, result)
+    except OutputError as error:
+        error.args = (f"{error}; {saver.keep()}",)
+        raise
+    partial.unlink(missing_ok=True)
+    if failures:
+        write_errors(errors_file, ((f.path, f.cause) for f in failures))
+    else:
+        errors_file.unlink(missing_ok=True)  # a list from an earlier run would now be wrong
+    return EmbedFolderResult(
+        output=out,
+        embeddings=result,
+        images=len(relative),
+        embedded=len(saver.paths),
+        resumed=len(already),
+        failures=failures,
+        errors_csv=errors_file if failures else None,
+        seconds=seconds,
+    )
