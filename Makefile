@@ -18,14 +18,17 @@ RUFF_RULES := --line-length 110 --select E4,E7,E9,F,W,I,UP,B --ignore B905
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
+# The extras installed (setup.cfg): CI adds ray (`make install EXTRAS=train,dev,ray`), gpu-check adds gpu.
+EXTRAS ?= train,dev
+
 # torch is pinned to the build this project is tested with; the rest comes from setup.cfg.
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet torch==2.14.1 torchvision==0.29.1
-	$(BIN)/pip install --quiet -e '.[train,dev]'
+	$(BIN)/pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install painter-match with the train and dev extras
+install: $(STAMP)  ## create .venv and install painter-match with the train and dev extras (EXTRAS=train,dev,ray adds more)
 
 test: install  ## run the fast test suite (what CI runs)
 	$(BIN)/python -m pytest -q

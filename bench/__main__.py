@@ -44,6 +44,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch_sizes(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected batch sizes such as 1,32,256, got {text!r}") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError(f"batch sizes must be >= 1, got {text!r}")
+    return sizes
+
+
 def get_parser() -> argparse.ArgumentParser:
     """The command line (no side effects)."""
     parser = argparse.ArgumentParser(
@@ -94,6 +104,20 @@ def get_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--images", type=_positive_int, default=None, help="end-to-end images per size class")
     parser.add_argument(
+        "--embed-views",
+        type=int,
+        default=None,
+        metavar="CROPS",
+        help="end-to-end rows embed with `--views CROPS` (crops beside the whole painting; default: the model's)",
+    )
+    parser.add_argument(
+        "--gpu-batches",
+        type=_batch_sizes,
+        default=None,
+        metavar="B,B,...",
+        help="batch sizes of the model-only rows on CUDA and TensorRT (default: 1,32,256,1024; quick: 1,256)",
+    )
+    parser.add_argument(
         "--repeats", type=_positive_int, default=None, help="timed repeats of every measurement"
     )
     parser.add_argument(
@@ -124,6 +148,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         changes["pairs"] = args.pairs
     if args.images is not None:
         changes["embed_images"] = args.images
+    if args.gpu_batches is not None:
+        changes["gpu_batch_sizes"] = args.gpu_batches
     if args.repeats is not None:
         for name in ("decode_repeats", "model_repeats", "embed_repeats", "score_repeats"):
             changes[name] = args.repeats
@@ -165,6 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint=str(args.checkpoint.resolve()) if args.checkpoint else None,
         backbone=args.backbone,
         input_size=args.input_size,
+        embed_views=args.embed_views,
         profile_dir=args.profile.resolve() if args.profile else None,
         timeout=args.timeout,
         log=(lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),

@@ -110,6 +110,7 @@ class Options:
     profile_dir: Path | None = None
     timeout: float = 1800.0
     effective_cores: float | None = None  # measured at the start (`bench.machine.effective_cores`)
+    embed_views: int | None = None  # `embed --views N` in the end-to-end rows (None: the model's own)
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -280,6 +281,8 @@ class _Suite:
                     continue
                 # On a GPU the model needs no CPU cores, so every core decodes.
                 extra = ["--workers", str(self.cores)] if gpu else []
+                if self.o.embed_views is not None:
+                    extra += ["--views", str(self.o.embed_views)]
                 self.child(
                     "bench.embed_e2e:measure",
                     {

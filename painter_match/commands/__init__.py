@@ -17,6 +17,7 @@ COMMANDS = (
     "prepare",
     "evaluate",
     "embed",
+    "merge",
     "score",
     "verify",
     "similar",

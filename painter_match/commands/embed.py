@@ -23,6 +23,7 @@ from painter_match.commands.common import (
     say,
     sigterm_as_interrupt,
 )
+from painter_match.errors import UsageError
 
 if TYPE_CHECKING:
     from painter_match.inference.model import LoadedModel
@@ -50,21 +51,76 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     )
     again.add_argument("--force", action="store_true", help="start over, replacing OUT when done")
     parser.add_argument("--strict", action="store_true", help="stop at the first unreadable image")
+    parser.add_argument(
+        "--shard",
+        type=shard,
+        default=None,
+        metavar="K/N",
+        help="embed only shard K of N (counted from 0) of the images, chosen by a stable hash of each relative "
+        "path; run the N shards anywhere (e.g. a Slurm array), then `painter-match merge OUT.npz SHARD...`",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this machine's threads; ray: Ray Data actors, each with one onnxruntime session "
+        '(pip install "painter-match[ray]"; the images and the model at the same path on every node)',
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="with --engine ray: the cluster to join (HOST:PORT, ray://HOST:PORT or auto); "
+        "default: start a local Ray",
+    )
+    parser.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        metavar="G",
+        help="with --engine ray: GPUs each actor asks for (then it runs CUDA); 0 runs on CPUs",
+    )
     add_model_options(parser)
     add_output_options(parser)
     return parser
+
+
+def shard(text: str) -> tuple[int, int]:
+    from painter_match.inference.shards import parse_shard
+
+    try:
+        return parse_shard(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def run(args: argparse.Namespace) -> int:
     from painter_match.inference.encoder import OnnxEncoder
     from painter_match.inference.folder import EmbedInterrupted, embed_folder
 
+    if args.engine != "ray" and (args.address is not None or args.gpus_per_actor):
+        raise UsageError("--address and --gpus-per-actor go with --engine ray")
+    if args.engine == "ray":
+        from painter_match.inference.ray_engine import import_ray
+
+        import_ray()  # before any work: without Ray, say how to install it
     opened: list[LoadedModel] = []
 
     def encoder() -> OnnxEncoder:
         model = open_command_model(args)
         opened.append(model)
-        return make_encoder(args, model)
+        local = make_encoder(args, model)
+        if args.engine == "local":
+            return local
+        from painter_match.inference.ray_engine import RayEncoder
+
+        return RayEncoder(
+            model,
+            views=local.views,
+            batch_size=args.batch_size,
+            address=args.address,
+            num_gpus_per_actor=args.gpus_per_actor,
+            max_pixels=local.max_pixels,
+        )
 
     try:
         with sigterm_as_interrupt():
@@ -78,12 +134,15 @@ def run(args: argparse.Namespace) -> int:
                 inputs=[("model", args.model)],
                 show_progress=not (args.quiet or args.json),
                 log=lambda line: say(args, line),
+                shard=args.shard,
             )
     except EmbedInterrupted as stop:
         return interrupted(stop.note)
     model = opened[0]
     summary = result.to_dict()
     summary["model"] = {**model_record(model), "identity": result.embeddings.source.identity}
+    summary["shard"] = f"{args.shard[0]}/{args.shard[1]}" if args.shard else None
+    summary["engine"] = args.engine
     if args.json:
         print_json(summary)
         return 0
@@ -93,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         f"embedded {embedded:,} images in {seconds:.1f}s{rate}"
         + (f", {result.resumed:,} already done" if result.resumed else "")
         + f" -> {result.output} ({len(result.embeddings):,} vectors of {model.info.embedding_dim})"
+        + (f", shard {args.shard[0]}/{args.shard[1]}" if args.shard else "")
     ]
     if result.failures:
         lines.append(f"{len(result.failures):,} unreadable images skipped, listed in {result.errors_csv}")

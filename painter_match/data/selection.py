@@ -27,18 +27,27 @@ from painter_match.errors import DataError
 FOLD_SEED = 12345
 
 
+def parse_k_of_n(text: str, what: str = "fold", least: int = 2) -> tuple[int, int]:
+    """``"2/4"`` -> (2, 4): part 2 of 4, counted from 0 (a fold, or a shard of an ``embed``).
+
+    Raises:
+        ValueError: naming ``what``, the value and the expected form (N at least ``least``).
+    """
+    number, sep, total = text.partition("/")
+    if sep and number.strip().isdigit() and total.strip().isdigit():
+        k, n = int(number), int(total)
+        if n >= least and 0 <= k < n:
+            return k, n
+    raise ValueError(f"{what} {text!r}: expected K/N with N >= {least} and K from 0 to N-1, e.g. 0/4")
+
+
 def parse_fold(text: str) -> tuple[int, int]:
     """``"2/4"`` -> (2, 4): fold 2 of 4, counted from 0.
 
     Raises:
         ValueError: naming the value and the expected form.
     """
-    number, sep, total = text.partition("/")
-    if sep and number.strip().isdigit() and total.strip().isdigit():
-        k, n = int(number), int(total)
-        if n >= 2 and 0 <= k < n:
-            return k, n
-    raise ValueError(f"fold {text!r}: expected K/N with N >= 2 and K from 0 to N-1, e.g. 0/4")
+    return parse_k_of_n(text, "fold", 2)
 
 
 def fold_artists(paintings: pd.DataFrame, fold: str) -> set[str]:

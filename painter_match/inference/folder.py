@@ -182,6 +182,7 @@ def embed_folder(
     inputs: Sequence[tuple[str, str | Path | None]] = (),
     show_progress: bool = False,
     log: Callable[[str], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> EmbedFolderResult:
     """Embed every image under ``folder`` into the embeddings file ``out``; see the module docstring.
 
@@ -196,6 +197,8 @@ def embed_folder(
         inputs: the run's inputs (``("model", path)``), which the outputs must not be.
         show_progress: draw a progress bar on stderr.
         log: receives a line when a run resumes.
+        shard: ``(K, N)``: embed only shard K of N of the images (`painter_match.inference.shards`),
+            chosen from the folder's listing before anything else; ``out`` then holds that shard.
 
     Raises:
         DataError: no images, an existing output without ``resume``/``force``, another model's or
@@ -216,6 +219,15 @@ def embed_folder(
             f"no images under {root} (painter-match reads .jpg .jpeg .png .webp .bmp .tif .tiff .gif)"
         )
     relative = [f.relative_to(root).as_posix() for f in files]
+    if shard is not None:
+        from painter_match.inference.shards import select_shard
+
+        k, n = shard
+        relative = select_shard(relative, k, n)
+        if not relative:
+            raise DataError(
+                f"shard {k}/{n} of {root} holds none of its {len(files):,} images; use fewer shards"
+            )
     with atomic.OutputLock(out, "embed"):
         existing = [p for p in (partial, out) if p.exists()]
         if existing and not (resume or force):

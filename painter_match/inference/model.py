@@ -39,6 +39,9 @@ _HOW_TO_MAKE = (
     '(pip install "painter-match[train]"; from a clone, `make export`)'
 )
 
+# Providers whose tensors live on a device, where I/O binding saves copies (`LoadedModel.run_bound`).
+_DEVICE_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
+
 _ORT_PROVIDERS = {
     "cpu": "CPUExecutionProvider",
     "cuda": "CUDAExecutionProvider",
@@ -310,6 +313,8 @@ class LoadedModel:
     info: ModelInfo
     provider: str
     choice: ModelChoice | None = None
+    io_binding: bool | None = None
+    _outputs: dict[int, Any] = field(default_factory=dict, repr=False)
 
     def record(self) -> dict[str, object]:
         """The model facts every ``--json`` result carries: which file, by which rule, what it is."""
@@ -323,8 +328,39 @@ class LoadedModel:
         }
 
     def run(self, pixels: Any) -> Any:
-        """uint8 [N, S, S, 3] -> float32 [N, D] unit embeddings."""
+        """uint8 [N, S, S, 3] -> float32 [N, D] unit embeddings.
+
+        On CUDA and TensorRT (``io_binding`` None means: when one of them runs the model) the
+        call goes through `run_bound`; elsewhere through ``session.run``.
+        """
+        bound = self.io_binding if self.io_binding is not None else self.provider in _DEVICE_PROVIDERS
+        if bound:
+            return self.run_bound(pixels)
         return self.session.run([OUTPUT_NAME], {INPUT_NAME: pixels})[0]
+
+    def run_bound(self, pixels: Any) -> Any:
+        """`run` through onnxruntime's I/O binding: the pixels copied to the provider's device once
+        as an OrtValue, the output written into a buffer allocated there once per batch size and
+        reused, so onnxruntime makes no copies or allocations of its own around the call."""
+        import numpy as np
+        import onnxruntime as ort
+
+        device = "cuda" if self.provider in _DEVICE_PROVIDERS else "cpu"
+        pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+        rows = int(pixels.shape[0])
+        output = self._outputs.get(rows)
+        if output is None:
+            output = ort.OrtValue.ortvalue_from_shape_and_type(
+                [rows, self.info.embedding_dim], np.float32, device, 0
+            )
+            self._outputs = {rows: output}  # the last batch size only: the common one, and little memory
+        binding = self.session.io_binding()
+        binding.bind_ortvalue_input(INPUT_NAME, ort.OrtValue.ortvalue_from_numpy(pixels, device, 0))
+        binding.bind_ortvalue_output(OUTPUT_NAME, output)
+        self.session.run_with_iobinding(binding)
+        result = output.numpy()  # from a device: a copy to the host
+        # On the CPU the array may be the reused buffer itself, which the next call overwrites.
+        return result.copy() if device == "cpu" else result
 
 
 def read_info(session: Any, source: str) -> ModelInfo:

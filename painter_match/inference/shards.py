@@ -1,0 +1,172 @@
+"""Split an embedding run into N shards and merge their files: embedding beyond one machine.
+
+A painting belongs to shard ``blake2b(relative POSIX path) mod N``: the same on every machine and
+Python process (unlike ``hash()``, which is salted per process), balanced because the digest is
+uniform, and stable as files are added, since a path's shard depends on nothing but its own
+name and N. ``painter-match embed DIR --shard K/N`` embeds shard K into its own resumable file,
+so any scheduler (a Slurm array, Kubernetes jobs, GNU parallel) can run the N shards; then
+`merge_embeddings` checks that the files share one model and view policy and hold disjoint
+paths, and writes one embeddings file, ordered as an unsharded run would order it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from painter_match import atomic
+from painter_match.data.images import normalise_name
+from painter_match.data.selection import parse_k_of_n
+from painter_match.errors import DataError
+from painter_match.inference.embeddings import Embeddings, load_embeddings, save_embeddings
+
+# blake2b with an 8-byte digest: 64 uniform bits, far more than any shard count needs.
+_DIGEST_BYTES = 8
+
+
+def shard_of(relative_path: str, shards: int) -> int:
+    """The shard, from 0 to ``shards - 1``, of an image given by its path relative to the folder.
+
+    The path is taken in its one spelling (`painter_match.data.images.normalise_name`: ``./a.jpg``
+    is ``a.jpg``) and hashed as UTF-8 with blake2b, so every machine agrees.
+
+    Raises:
+        ValueError: ``shards`` is below 1.
+    """
+    if shards < 1:
+        raise ValueError(f"shards must be at least 1, got {shards}")
+    digest = hashlib.blake2b(normalise_name(relative_path).encode("utf-8"), digest_size=_DIGEST_BYTES)
+    return int.from_bytes(digest.digest(), "big") % shards
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/8"`` -> (2, 8): shard 2 of 8, counted from 0 (a Slurm ``--array=0-7`` task id).
+
+    Raises:
+        ValueError: naming the value and the expected form.
+    """
+    return parse_k_of_n(text, "shard", 1)
+
+
+def select_shard(paths: Iterable[str], k: int, n: int) -> list[str]:
+    """The paths of shard ``k`` of ``n``, in their given order."""
+    if not 0 <= k < n:
+        raise ValueError(f"shard {k}/{n}: K must be from 0 to N-1")
+    return [p for p in paths if shard_of(p, n) == k]
+
+
+@dataclass
+class MergeResult:
+    """What `merge_embeddings` wrote.
+
+    Attributes:
+        output: the merged file.
+        embeddings: what it holds.
+        counts: images taken from each shard file, in the order given.
+        notes: things the caller should say (shards embedded from folders at different places).
+    """
+
+    output: Path
+    embeddings: Embeddings
+    counts: list[int]
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready summary."""
+        return {
+            "output": str(self.output),
+            "images": len(self.embeddings),
+            "shards": len(self.counts),
+            "per_shard": list(self.counts),
+            "identity": self.embeddings.source.identity,
+            "root": self.embeddings.root or None,
+            "notes": list(self.notes),
+        }
+
+
+def merge_embeddings(
+    out: str | Path, shard_files: Sequence[str | Path], *, force: bool = False
+) -> MergeResult:
+    """Merge the embeddings files of the shards of one run into one file at ``out``.
+
+    Every file must come from the same model and view policy, and no image may be in two. The
+    rows are sorted by relative path, the order of an unsharded ``embed``, so merging the N
+    shards of a folder gives the file one run over the whole folder gives, bit for bit. When the
+    shards were embedded from the folder at different places (two mount points), the merged
+    file records no folder and a note says so.
+
+    Args:
+        out: the ``.npz`` to write (atomically, under the same lock ``embed`` takes).
+        shard_files: the shards' embeddings files.
+        force: replace an existing ``out``.
+
+    Raises:
+        DataError: no files, a file that is not finished (``NAME.partial.npz``), given twice, of
+            another model or view policy, or an image in two files (named, with both files).
+        OutputError: ``out`` exists without ``force``, is one of the shard files, or cannot be written.
+    """
+    out = Path(out)
+    files = [Path(f) for f in shard_files]
+    if not files:
+        raise DataError("no shard files to merge; give the embeddings files `embed --shard K/N` wrote")
+    for file in files:
+        if file.name.endswith(".partial.npz"):
+            raise DataError(
+                f"{file} is the progress file of an unfinished run; finish that shard with "
+                "`painter-match embed ... --resume`, then merge its output"
+            )
+    seen_files: dict[Path, Path] = {}
+    for file in files:
+        real = file.resolve()
+        if real in seen_files:
+            raise DataError(f"{file} is given twice (as {seen_files[real]}); give each shard file once")
+        seen_files[real] = file
+    atomic.check_output(out, force=force, inputs=[("shard file", f) for f in files])
+    with atomic.OutputLock(out, "merge"):
+        parts = [load_embeddings(f) for f in files]
+        first = parts[0]
+        for file, part in zip(files[1:], parts[1:]):
+            if part.source.identity != first.source.identity:
+                raise DataError(
+                    f"{file} was made by model {part.source.identity}, but {files[0]} by "
+                    f"{first.source.identity}; embeddings of two models or view policies cannot be merged: "
+                    "embed every shard with the same model and --views"
+                )
+        owner: dict[str, int] = {}
+        for index, part in enumerate(parts):
+            for name in part.paths:
+                key = normalise_name(name)
+                if key in owner:
+                    raise DataError(
+                        f"{name!r} is in both {files[owner[key]]} and {files[index]}; shards must hold "
+                        "disjoint images: give each shard's file once, and shards of one --shard K/N split"
+                    )
+                owner[key] = index
+        roots = {part.root for part in parts}
+        notes: list[str] = []
+        root = first.root
+        if len(roots) > 1:
+            root = ""
+            notes.append(
+                f"the shards were embedded from {len(roots)} different folder paths "
+                f"({', '.join(sorted(r or '(unknown)' for r in roots))}); the merged file records none"
+            )
+        rows = sorted(
+            ((name, index, row) for index, part in enumerate(parts) for row, name in enumerate(part.paths)),
+            key=lambda item: item[0],
+        )
+        dim = first.source.info.embedding_dim
+        vectors = (
+            np.stack([parts[index].vectors[row] for _, index, row in rows]).astype(np.float32, copy=False)
+            if rows
+            else np.empty((0, dim), dtype=np.float32)
+        )
+        merged = Embeddings(
+            paths=[name for name, _, _ in rows], vectors=vectors, source=first.source, root=root
+        )
+        save_embeddings(out, merged)
+    return MergeResult(output=out, embeddings=merged, counts=[len(p) for p in parts], notes=notes)
