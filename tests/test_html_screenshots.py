@@ -1,41 +1,45 @@
-"""The three HTML reports opened in a real browser (headless Chromium), photographed, and checked not
-to be blank: the test a person would do by looking.
+"""The three HTML reports, made by the commands themselves (``similar``, ``verify`` and ``evaluate``
+with ``--html``), opened in a real browser (headless Chromium), photographed, and checked not to be
+blank: the test a person would do by looking.
 
-The reports are made from the synthetic painters, scored by the colour-histogram baseline (no model
-needs training for this). With ``REPORT_SCREENSHOTS=DIR`` (``make report-check`` sets ``docs``)
-small copies of the screenshots are saved there, for the README.
+With the shared real paintings (``../shared/data``) and a real model (`REAL_MODELS`, the first found;
+``REPORT_MODEL`` names another) the pages show real work: artist fold 0 of 4 of both shared folders,
+the artists a fold-0 model never saw in training. ``similar`` searches a sixth of wikiart-224 (one
+hash shard) for each painting of the smallest held-out artist; ``verify`` compares two of that
+artist's paintings; ``evaluate`` scores the held-out fold, at most 8 paintings per artist, beside the
+baselines. Without them, the synthetic painters and a tiny hand-built model stand in. The images are
+read where they lie, never copied. With ``REPORT_SCREENSHOTS=DIR`` (``make report-check`` sets
+``docs``) small copies of the screenshots are saved there, for the README.
 """
 
 from __future__ import annotations
 
-import csv
+import io
+import json
 import os
 import subprocess
-from itertools import combinations
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from painter_match.data.images import load_image
-from painter_match.data.synth import SynthConfig, generate
-from painter_match.evaluation.baselines import colour_histogram
-from painter_match.evaluation.html_report import (
-    ArtistVote,
-    Neighbour,
-    PairExample,
-    SimilarQuery,
-    confident_mistakes,
-    evaluation_report,
-    similar_report,
-    verify_report,
-)
-from painter_match.inference.calibration import fit_calibration
-from painter_match.metrics import roc_auc
+from painter_match.cli import main
 
 CHROMIUM = Path("/usr/bin/chromium")
 DOCS_LIMIT = 300_000  # bytes per saved screenshot
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "data"
+REAL_DATA = [SHARED / "real-paintings-128", SHARED / "wikiart-224"]
+# The fold-0 model first: it never saw the artists of fold 0, so its pages show held-out work. The
+# packaged default saw every artist; with it the same pages illustrate, they do not measure.
+REAL_MODELS = [
+    Path("/tmp/exp/prod/lin224e6-fold0/model.onnx"),
+    REPO / "models" / "painter-match.onnx",
+    REPO / "painter_match" / "models" / "painter-match.onnx",
+]
+FOLD = "0/4"
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
@@ -44,102 +48,89 @@ pytestmark = [
 ]
 
 
-def _features(paths: list[Path], bins: int) -> np.ndarray:
-    return np.stack([colour_histogram(np.asarray(load_image(p, min_side=128)), bins) for p in paths])
+def _real_model() -> Path | None:
+    named = os.environ.get("REPORT_MODEL")
+    if named:
+        return Path(named)
+    return next((path for path in REAL_MODELS if path.is_file()), None)
 
 
-@pytest.fixture(scope="module")
-def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("screens")
+def _command(argv: list[str]) -> dict:
+    """Run one command in this process; its ``--json`` result."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([*argv, "--json", "--quiet"])
+    assert code == 0, err.getvalue()
+    return json.loads(out.getvalue())
+
+
+def _real_reports(root: Path, model: Path) -> dict[str, Path]:
+    from painter_match.data.catalogue import read_catalogue
+    from painter_match.data.selection import fold_artists
+
+    wikiart = REAL_DATA[1]
+    held_out = fold_artists(read_catalogue(REAL_DATA).paintings, FOLD)
+    folders = [wikiart / artist for artist in sorted(held_out) if (wikiart / artist).is_dir()]
+    assert folders, f"no artist of fold {FOLD} has a folder in {wikiart}"
+    smallest = min(folders, key=lambda folder: (len(list(folder.iterdir())), folder.name))
+    # Named as a user in the checkout would name them: the page shows the paths as given.
+    artist = Path(os.path.relpath(smallest))
+    gallery = root / "gallery.npz"
+    assert main(["embed", str(wikiart), "--shard", "0/6", "-o", str(gallery), "-m", str(model), "-q"]) == 0
+    similar = root / "similar.html"
+    _command(
+        ["similar", str(artist), "--embeddings", str(gallery), "--labels", str(wikiart), "-k", "8"]
+        + ["-m", str(model), "--html", str(similar)]
+    )
+    first, second = sorted(artist.iterdir())[:2]
+    verify = root / "verify.html"
+    _command(["verify", str(first), str(second), "-m", str(model), "--html", str(verify)])
+    evaluation = root / "evaluation.html"
+    _command(
+        ["evaluate", str(model), *map(str, REAL_DATA), "--fold", FOLD, "--max-per-artist", "8"]
+        + ["--html", str(evaluation)]
+    )
+    return {"similar": similar, "verify": verify, "evaluate": evaluation}
+
+
+def _synthetic_reports(root: Path) -> dict[str, Path]:
+    from onnx_models import write_tiny_model
+
+    from painter_match.data.synth import SynthConfig, generate
+
     data = root / "data"
     generate(
         data,
         SynthConfig(seed=11, artists=8, test_artists=3, paintings=9, min_size=260, max_size=560, workers=1),
     )
-    with open(data / "all_data_info.csv", newline="", encoding="utf-8") as file:
-        rows = [r for r in csv.DictReader(file)]
-    paths = [data / ("train" if r["in_train"] == "True" else "test") / r["new_filename"] for r in rows]
-    artists = np.array([r["artist"] for r in rows])
-    features, coarse = _features(paths, 8), _features(paths, 2)
-    similarity, coarse_similarity = features @ features.T, coarse @ coarse.T
-    first, second = (np.array(side) for side in zip(*combinations(range(len(paths)), 2)))
-    labels = (artists[first] == artists[second]).astype(int)
-    scores = similarity[first, second].astype(np.float64)
-    calibration = fit_calibration(scores, labels)
-    name = "colour histogram"
-
-    queries = []
-    for q in (3, 40):
-        ranked = [int(i) for i in np.argsort(-similarity[q], kind="stable") if i != q][:10]
-        votes: dict[str, float] = {}
-        for i in ranked:
-            votes[artists[i]] = votes.get(artists[i], 0.0) + max(float(similarity[q, i]), 0.0)
-        total = sum(votes.values())
-        neighbours = [
-            Neighbour(
-                paths[i],
-                f"{paths[i].parent.name}/{paths[i].name}",
-                float(similarity[q, i]),
-                float(calibration.probability(similarity[q, i])),
-                str(artists[i]),
-            )
-            for i in ranked
-        ]
-        ranking = sorted(votes.items(), key=lambda item: -item[1])
-        queries.append(
-            SimilarQuery(paths[q], paths[q].name, neighbours, [ArtistVote(a, s / total) for a, s in ranking])
-        )
-    similar = similar_report(
-        queries,
-        root / "similar.html",
-        subtitle="Illustration: synthetic painters ranked by the colour-histogram baseline, not a trained model",
+    model = write_tiny_model(root / "tiny.onnx")
+    gallery = root / "gallery.npz"
+    assert main(["embed", str(data / "train"), "-o", str(gallery), "-m", str(model), "-q"]) == 0
+    queries = root / "queries"
+    queries.mkdir()
+    for path in sorted((data / "test").iterdir())[:3]:
+        (queries / path.name).write_bytes(path.read_bytes())  # synthetic paintings, made here
+    labels = data / "all_data_info.csv"
+    similar = root / "similar.html"
+    _command(
+        ["similar", str(queries), "--embeddings", str(gallery), "--labels", str(labels), "-k", "8"]
+        + ["-m", str(model), "--html", str(similar)]
     )
-
-    # A same-artist pair the baseline gets right, from the middle of those.
-    right = np.flatnonzero((labels == 1) & (scores >= calibration.threshold))
-    pair = int(right[np.argsort(scores[right])[right.size // 2]])
-    a, b = int(first[pair]), int(second[pair])
-    verify = verify_report(
-        paths[a],
-        paths[b],
-        float(scores[pair]),
-        float(calibration.probability(scores[pair])),
-        calibration.threshold,
-        (calibration.slope, calibration.intercept),
-        root / "verify.html",
-        names=(paths[a].name, paths[b].name),
-    )
-
-    different, same = confident_mistakes(labels, scores, 4, threshold=calibration.threshold)
-    mistakes = [
-        PairExample(
-            paths[first[i]],
-            paths[second[i]],
-            bool(labels[i]),
-            float(scores[i]),
-            artists[first[i]],
-            artists[second[i]],
-        )
-        for i in [*different.tolist(), *same.tolist()]
-    ]
-    per_artist = {}
-    for artist in sorted(set(artists.tolist())):
-        involved = (artists[first] == artist) | (artists[second] == artist)
-        kinds = set(labels[involved].tolist())
-        per_artist[artist] = roc_auc(labels[involved], scores[involved]) if kinds == {0, 1} else None
-    evaluation = evaluation_report(
-        labels,
-        scores,
-        root / "evaluation.html",
-        baselines={"coarse colour histogram": (labels, coarse_similarity[first, second])},
-        calibration=(calibration.slope, calibration.intercept),
-        threshold=calibration.threshold,
-        per_artist_auc=per_artist,
-        mistakes=mistakes,
-        model_name=name,
-        subtitle=f"Illustration: all {labels.size:,} pairs of the synthetic painters, scored by the {name}",
-    )
+    first, second = sorted((data / "train").iterdir())[:2]
+    verify = root / "verify.html"
+    _command(["verify", str(first), str(second), "-m", str(model), "--html", str(verify)])
+    evaluation = root / "evaluation.html"
+    _command(["evaluate", str(model), str(data), "--html", str(evaluation)])
     return {"similar": similar, "verify": verify, "evaluate": evaluation}
+
+
+@pytest.fixture(scope="module")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("screens")
+    model = _real_model()
+    if model is not None and all(folder.is_dir() for folder in REAL_DATA):
+        return _real_reports(root, model)
+    return _synthetic_reports(root)
 
 
 def _screenshot(html: Path, png: Path) -> np.ndarray:

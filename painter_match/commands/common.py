@@ -317,6 +317,26 @@ def make_encoder(args: argparse.Namespace, model: LoadedModel, most_images: int 
     )
 
 
+def add_html_option(parser: argparse.ArgumentParser, shows: str) -> None:
+    """``--html OUT.html``: a self-contained page of the result (`painter_match.evaluation.html_report`)."""
+    parser.add_argument(
+        "--html", metavar="OUT.html", type=Path, default=None, help=f"write a self-contained page: {shows}"
+    )
+
+
+def check_html_output(args: argparse.Namespace, inputs: list[tuple[str, str | Path | None]]) -> None:
+    """Refuse ``--html`` before any work when it cannot be written or is one of ``inputs``.
+
+    A report is made again at will, so an existing one is replaced (no ``--force`` needed); an
+    input never is.
+    """
+    if args.html is None:
+        return
+    from painter_match.atomic import check_output
+
+    check_output(args.html, force=True, inputs=inputs, option="--html", make_folder=True)
+
+
 def model_record(model: LoadedModel) -> dict[str, object]:
     """The model facts every --json result carries: which file, by which rule, what it is."""
     return model.record()

