@@ -68,21 +68,27 @@ export: install  ## latest run's best.pt -> verified models/painter-match.onnx (
 	@test -n "$(CHECKPOINT)" || { echo "make export: no runs/*/best.pt found; run 'make train' first or pass CHECKPOINT=path/to/best.pt" >&2; exit 1; }
 	$(BIN)/python -m export $(CHECKPOINT) -o $(MODEL) --force $(EXPORT_ARGS)
 
-demo: install  ## the main job from a fresh clone: synth -> scan -> train -> export -> embed -> score (AUC)
-	@echo "== 1/6 synth: synthetic painters in the Kaggle layout -> $(DATA)"
+demo: install  ## the main job from a fresh clone: synth -> scan -> train -> export -> embed -> score (AUC), then with the train/ paintings as a reference
+	@echo "== 1/8 synth: synthetic painters in the Kaggle layout -> $(DATA)"
 	$(BIN)/painter-match synth $(DATA) --force $(SYNTH_ARGS)
-	@echo "== 2/6 scan: check the data"
+	@echo "== 2/8 scan: check the data"
 	$(BIN)/painter-match scan $(DATA)
-	@echo "== 3/6 train: the Siamese encoder -> $(RUN) (a few minutes on a CPU)"
+	@echo "== 3/8 train: the Siamese encoder -> $(RUN) (a few minutes on a CPU)"
 	rm -rf $(RUN)
 	$(BIN)/painter-match train $(DATA) -o $(RUN) $(TRAIN_ARGS)
-	@echo "== 4/6 export: $(RUN)/best.pt -> $(MODEL)"
+	@echo "== 4/8 export: $(RUN)/best.pt -> $(MODEL)"
 	$(BIN)/python -m export $(RUN)/best.pt -o $(MODEL) --force
-	@echo "== 5/6 embed: every test painting with ONNX Runtime (no torch)"
+	@echo "== 5/8 embed: every test painting with ONNX Runtime (no torch)"
 	$(BIN)/painter-match embed $(DATA)/test -o $(RUN)/test-embeddings.npz -m $(MODEL) --force
-	@echo "== 6/6 score: the Kaggle pairs file -> $(RUN)/submission.csv, and its AUC against solution.csv"
+	@echo "== 6/8 score: the Kaggle pairs file -> $(RUN)/submission.csv, and its AUC against solution.csv"
 	$(BIN)/painter-match score $(DATA)/submission_info.csv --embeddings $(RUN)/test-embeddings.npz \
 		-o $(RUN)/submission.csv --solution $(DATA)/solution.csv
+	@echo "== 7/8 reference: embed the labelled train/ paintings and fit how their artists weigh in -> $(RUN)/reference.npz"
+	$(BIN)/painter-match embed $(DATA)/train -o $(RUN)/train-embeddings.npz -m $(MODEL) --force
+	$(BIN)/painter-match reference $(RUN)/train-embeddings.npz --labels $(DATA)/train_info.csv -o $(RUN)/reference.npz --force
+	@echo "== 8/8 score with the reference -> $(RUN)/submission-reference.csv (compare the AUCs with step 6's)"
+	$(BIN)/painter-match score $(DATA)/submission_info.csv --embeddings $(RUN)/test-embeddings.npz \
+		--reference $(RUN)/reference.npz -o $(RUN)/submission-reference.csv --solution $(DATA)/solution.csv --force
 
 # Real paintings: the shared development sets are not part of the project, so these targets only
 # train where they are present. REAL_TRAIN_ARGS overrides preset values (e.g. --epochs 10).

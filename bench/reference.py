@@ -92,6 +92,7 @@ def measure(
     reference_s, reference_cpu = min(times["reference"])
     return {
         "stage": "score",
+        "engine": "painter-match --reference",
         "name": "reference scoring (top-k + posterior, pairs)",
         "references": references,
         "queries": queries,

@@ -48,6 +48,12 @@ def _detail(row: dict[str, Any]) -> str:
         parts.append(f"{row['vs_usual']:.2f}x usual way")
     if row.get("stage") == "score" and row.get("median_s") is not None:
         parts.append(f"{row['median_s']:.2f} s for {row['pairs']:,} pairs")
+    if row.get("added_s") is not None:  # reference scoring (bench.reference)
+        parts.append(
+            f"top-k {row['topk_posterior_s']:.2f} s + pairs {row['reference_pairs_s']:.2f} s against plain "
+            f"pairs {row['plain_pairs_s']:.2f} s ({row['references']:,} x {row['queries']:,}, "
+            f"{row['pairs']:,} pairs); peak RSS {row['peak_rss_mb']:.0f} MB"
+        )
     if row.get("vs_pandas") is not None:
         parts.append(f"{row['vs_pandas']:.1f}x pandas")
     for key in ("profile_ms", "profile_s"):

@@ -46,6 +46,8 @@ class Settings:
     lite: bool  # also bench efficientnet_lite0 at 224 (model only)
     warmup: int = 1
     gpu_batch_sizes: tuple[int, ...] = (1, 32, 256, 1024)
+    reference_paintings: int = 80_000  # the labelled reference of `score --reference` (Kaggle's train/)
+    reference_queries: int = KAGGLE_IMAGES
 
 
 FULL = Settings(
@@ -78,6 +80,8 @@ QUICK = Settings(
     pandas_repeats=1,
     lite=False,
     gpu_batch_sizes=(1, 256),
+    reference_paintings=4_000,
+    reference_queries=2_000,
 )
 SMOKE = replace(
     QUICK,
@@ -328,6 +332,19 @@ class _Suite:
             "score-painter-match",
         )
         self.child("bench.score:measure_pandas", {**common, "repeats": self.s.pandas_repeats}, "score-pandas")
+        # Reference scoring (issue 18): the top-k search of Kaggle's test paintings against an
+        # 80k-painting reference, and the pairs scored with it; judged against the row above.
+        self.child(
+            "bench.reference:measure",
+            {
+                "references": self.s.reference_paintings,
+                "queries": self.s.reference_queries,
+                "pairs": self.s.pairs,
+                "dim": dim,
+                "repeats": self.s.score_repeats,
+            },
+            "score-reference",
+        )
 
     # --- derived figures ------------------------------------------------------------------
 

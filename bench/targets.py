@@ -15,6 +15,8 @@ KAGGLE_PAIRS = 21_916_047
 SCORE_SECONDS = 20.0
 SCORE_RSS_MB = 1.5 * 1024
 SCORE_VS_PANDAS = 4.0
+# Scoring with a labelled reference (issue 18) takes at most this many times plain scoring.
+REFERENCE_VS_PLAIN = 2.0
 EMBED_VS_USUAL_FP32 = 2.0
 EMBED_VS_USUAL_INT8 = 3.0
 BOUND_FRACTION = 0.85
@@ -112,4 +114,23 @@ def evaluate(rows: Sequence[dict[str, Any]]) -> list[Target]:
             f"on {int(engine['pairs']):,} pairs" if engine and speedup is not None else "",
         )
     )
+    targets.append(_reference_target(rows, engine))
     return targets
+
+
+def _reference_target(rows: Sequence[dict[str, Any]], engine: dict[str, Any] | None) -> Target:
+    """``score --reference`` against plain ``score``: the plain run plus what the reference adds
+    (its top-k search and the difference of the pair loops) over the plain run, on the same pairs."""
+    row = _find(rows, stage="score", name="reference scoring (top-k + posterior, pairs)")
+    limit = f"<= {REFERENCE_VS_PLAIN:g}x plain scoring"
+    name = "score --reference / plain score"
+    if row is None:
+        return Target(name, None, limit, "not measured")
+    if engine is not None and int(engine["pairs"]) == int(row["pairs"]):
+        plain = float(engine["median_s"])
+        note = f"plain score run {plain:.2f} s + {row['added_s']:.2f} s; peak RSS {row['peak_rss_mb']:.0f} MB"
+    else:  # the pair loops alone: a stricter ratio, without reading and writing the files
+        plain = float(row["plain_pairs_s"])
+        note = f"pair loops only; peak RSS {row['peak_rss_mb']:.0f} MB"
+    ratio = (plain + float(row["added_s"])) / plain if plain > 0 else None
+    return Target(name, ratio, limit, _verdict(None if ratio is None else ratio <= REFERENCE_VS_PLAIN), note)

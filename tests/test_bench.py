@@ -52,7 +52,9 @@ def test_smoke_score_stage_writes_json(tmp_path: Path) -> None:
     _check_machine(document)
     assert document["stages"] == ["score"]
     engines = {row["engine"]: row for row in document["rows"]}
-    assert set(engines) == {"painter-match", "pandas"}
+    assert set(engines) == {"painter-match", "pandas", "painter-match --reference"}
+    reference = engines.pop("painter-match --reference")
+    assert reference["pairs"] == 5000 and reference["added_s"] is not None and reference["peak_rss_mb"] > 0
     for row in engines.values():
         assert row["pairs"] == 5000
         assert row["value"] > 0 and row["median_s"] > 0 and row["peak_rss_mb"] > 0
@@ -60,6 +62,7 @@ def test_smoke_score_stage_writes_json(tmp_path: Path) -> None:
     statuses = {t["name"]: t["status"] for t in document["targets"]}
     assert statuses["embed fp32 / usual way (fp32 eager)"] == "not measured"
     assert statuses["score: speed-up over pandas"] in ("met", "not met")
+    assert statuses["score --reference / plain score"] in ("met", "not met")
 
 
 def test_unknown_stage_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -137,7 +140,23 @@ def test_targets_read_the_rows() -> None:
         "score 21.9M pairs: seconds": "met",
         "score 21.9M pairs: peak RSS (MB)": "met",
         "score: speed-up over pandas": "not met",
+        "score --reference / plain score": "not measured",
     }
+    reference = {
+        "stage": "score",
+        "engine": "painter-match --reference",
+        "name": "reference scoring (top-k + posterior, pairs)",
+        "pairs": KAGGLE_PAIRS,
+        "plain_pairs_s": 5.0,
+        "added_s": 12.0,
+        "peak_rss_mb": 1200.0,
+    }
+    judged = {t.name: t for t in evaluate([*rows, reference])}["score --reference / plain score"]
+    assert judged.status == "met" and judged.measured == pytest.approx(27 / 15)
+    reference["added_s"] = 16.0
+    assert {t.name: t.status for t in evaluate([*rows, reference])}[
+        "score --reference / plain score"
+    ] == "not met"
 
 
 @pytest.mark.slow

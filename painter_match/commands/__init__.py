@@ -18,6 +18,7 @@ COMMANDS = (
     "evaluate",
     "embed",
     "merge",
+    "reference",
     "score",
     "verify",
     "similar",

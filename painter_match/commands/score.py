@@ -8,6 +8,13 @@ pairs in chunks and writes the submission atomically. An image that is missing o
 reported either way; with ``--missing fill`` (the default, as Kaggle requires every row) its
 pairs get ``--fill-value``, with ``--missing error`` the run stops naming it.
 
+With ``--reference REF.npz`` (from `painter-match reference`, made with the same model) each pair
+is scored by the reference's fitted pair model (`painter_match.inference.reference`): the cosine
+combined with each painting's nearest labelled reference artists. A test painting whose own
+file, or a near-duplicate of it, is in the reference does not count as evidence for itself; how
+many did is reported. With ``--solution`` and Kaggle's ``all_data_info.csv`` beside it, the AUC is
+also given for pairs of artists seen in train/ and of artists who are not.
+
 Before any work the output is checked: an existing file is replaced only with ``--force``, and
 one of the run's own inputs (pairs, embeddings, solution, model) never. Ctrl-C or SIGTERM stops
 the run with one line and exit 130, leaving the output as it was.
@@ -16,6 +23,7 @@ the run with one line and exit 130, leaving the output as it was.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +46,8 @@ from painter_match.commands.common import (
 from painter_match.data.images import normalise_name, resolve_inside
 from painter_match.errors import DataError
 from painter_match.inference.calibration import Calibration
-from painter_match.inference.embeddings import load_embeddings
+from painter_match.inference.embeddings import EmbeddingSource, load_embeddings
+from painter_match.inference.reference_set import load_reference
 from painter_match.progress import progress_bar
 
 # How many unavailable images a message or the JSON names before it just counts.
@@ -73,14 +82,27 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--fill-value", type=probability, default=0.5, help="probability given to unscorable pairs"
     )
     score.add_argument(
-        "--solution", type=Path, default=None, help="ground truth (index,sameArtist): print AUC"
+        "--solution",
+        type=Path,
+        default=None,
+        help="ground truth (index,sameArtist): print AUC (and seen/unseen-artist AUC when Kaggle's "
+        "all_data_info.csv is beside it)",
+    )
+    score.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="a labelled reference set from `painter-match reference` (same model): score each pair with "
+        "the two paintings' nearest reference artists as well as their cosine",
     )
     add_model_options(score)
     add_output_options(score)
     return score
 
 
-def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any]]:
+def _from_embeddings(
+    args: argparse.Namespace,
+) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any], str, Path | None]:
     embeddings = load_embeddings(args.embeddings)
     if len(embeddings) == 0:
         raise DataError(
@@ -99,18 +121,22 @@ def _from_embeddings(args: argparse.Namespace) -> tuple[list[str], np.ndarray, C
                 f"{model.info.identity}; score with the model that made the embeddings, or re-embed"
             )
         record = {**model_record(model), "from": str(args.embeddings)}
-    return embeddings.paths, embeddings.vectors, info.calibration, record
+    root = Path(embeddings.root) if embeddings.root else None
+    return embeddings.paths, embeddings.vectors, info.calibration, record, embeddings.source.identity, root
 
 
 def _from_images(
     args: argparse.Namespace, names: list[str]
-) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any], list[tuple[str, str]]]:
+) -> tuple[list[str], np.ndarray, Calibration, dict[str, Any], list[tuple[str, str]], str]:
     root: Path = args.images
     paths = [resolve_inside(root, name) for name in names]  # already checked by unique_images
     present = [i for i, p in enumerate(paths) if p.is_file()]
     unavailable = [(names[i], "file not found") for i, p in enumerate(paths) if not p.is_file()]
     model = open_command_model(args)
     encoder = make_encoder(args, model, most_images=len(present))
+    identity = EmbeddingSource(model.info, encoder.views).identity
+    if args.reference is not None:  # refused before any decoding
+        load_reference(args.reference, source=identity, fitted=True)
     with progress_bar("embedding", len(present), quiet=args.quiet or args.json, unit="images") as bar:
         vectors, failures = encoder.encode([paths[i] for i in present], on_progress=bar.advance)
     failed = {f.index for f in failures}
@@ -122,6 +148,7 @@ def _from_images(
         model.info.calibration,
         model_record(model),
         unavailable,
+        identity,
     )
 
 
@@ -157,6 +184,7 @@ def run(args: argparse.Namespace) -> int:
             ("embeddings file", args.embeddings),
             ("solution file", args.solution),
             ("model", args.model),
+            ("reference file", args.reference),
         ],
     )
     try:
@@ -170,15 +198,16 @@ def _score(args: argparse.Namespace) -> int:
     from painter_match.inference import scoring as engine  # the pair engine: pyarrow, loaded only here
 
     unavailable: list[tuple[str, str]] = []
+    root: Path | None = args.images
     if args.embeddings is not None:
-        names, vectors, calibration, model = _from_embeddings(args)
+        names, vectors, calibration, model, identity, root = _from_embeddings(args)
         _check_names_match(args.pairs, args.embeddings, set(names))
     else:
         if not args.images.is_dir():
             raise DataError(f"--images {args.images}: no such folder")
         # Checks every row (and that every name stays inside the folder) before any decoding.
         wanted = engine.unique_images(args.pairs, images_dir=args.images, quiet=args.quiet or args.json)
-        names, vectors, calibration, model, unavailable = _from_images(args, list(wanted))
+        names, vectors, calibration, model, unavailable, identity = _from_images(args, list(wanted))
         if not names:
             examples = "; ".join(f"{n}: {c}" for n, c in unavailable[:EXAMPLES])
             raise DataError(
@@ -193,6 +222,9 @@ def _score(args: argparse.Namespace) -> int:
                     f"({examples}); pass --missing fill to score their pairs as {args.fill_value}"
                 )
             say(args, f"{len(unavailable):,} images missing or unreadable, their pairs filled ({examples})")
+    scorer, reference = None, None
+    if args.reference is not None:
+        scorer, reference = _reference_scorer(args, names, vectors, identity, root)
     summary = engine.score_pairs(
         args.pairs,
         args.output,
@@ -203,8 +235,14 @@ def _score(args: argparse.Namespace) -> int:
         fill_value=args.fill_value,
         solution=args.solution,
         quiet=args.quiet or args.json,
+        pair_probability=scorer,
     )
     result: dict[str, Any] = dict(summary.to_dict())
+    if reference is not None:
+        result["reference"] = reference
+    by_group = _seen_unseen(args)
+    if by_group is not None:
+        result.update(by_group)
     result["output"] = str(args.output)
     result["unreadable_images"] = len(unavailable)
     result["unreadable_examples"] = [{"image": n, "cause": c} for n, c in unavailable[:EXAMPLES]]
@@ -226,5 +264,63 @@ def _score(args: argparse.Namespace) -> int:
         lines.append(
             f"ROC AUC {float(result['auc']):.4f} against {args.solution}, on {share} (those it labels)"
         )
+    if by_group is not None:
+        lines.append(
+            f"  seen artists   {_auc_text(by_group['auc_seen'], by_group['pairs_seen'])}   "
+            f"unseen artists {_auc_text(by_group['auc_unseen'], by_group['pairs_unseen'])}   "
+            f"(artists with / without paintings in train/, from {by_group['artists_from']})"
+        )
+    if reference is not None:
+        lines.append(
+            f"reference {args.reference}: {reference['paintings']:,} paintings of {reference['artists']:,} "
+            f"artists; {reference['queries_with_duplicates']:,} of {reference['queries']:,} test paintings "
+            f"found themselves or a near-duplicate in it (same file {reference['queries_with_same_file']:,}, "
+            f"similarity >= {reference['near_duplicate']:.4f}: {reference['queries_with_near_duplicate']:,}), "
+            "not counted as evidence"
+        )
     print("\n".join(lines))
     return 0
+
+
+def _auc_text(auc: float | None, pairs: int) -> str:
+    return f"{auc:.4f} ({pairs:,} pairs)" if auc is not None else f"n/a ({pairs:,} pairs)"
+
+
+def _reference_scorer(
+    args: argparse.Namespace, names: list[str], vectors: np.ndarray, identity: str, root: Path | None
+) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], dict[str, Any]]:
+    """The block scorer of ``--reference``, and what the reference said about the test paintings."""
+    from painter_match.inference.reference import query_evidence, score_pairs_with_reference
+    from painter_match.inference.reference_set import content_digests
+
+    reference = load_reference(args.reference, source=identity, fitted=True)
+    combiner = reference.combiner
+    assert combiner is not None  # load_reference(fitted=True) refuses one without
+    # The files' bytes, so that a test painting that is the very file of a reference painting is
+    # recognised whatever its similarity (None where the folder is not at hand).
+    digests = content_digests(root, names) if root is not None and root.is_dir() else None
+    evidence = query_evidence(vectors, reference, query_digests=digests)
+
+    def scorer(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return score_pairs_with_reference(first, second, evidence, combiner)
+
+    report: dict[str, Any] = {
+        "file": str(args.reference),
+        "paintings": len(reference),
+        "artists": len(reference.artists),
+        "near_duplicate": combiner.near_duplicate,
+        **evidence.neighbours.report(),
+    }
+    return scorer, report
+
+
+def _seen_unseen(args: argparse.Namespace) -> dict[str, Any] | None:
+    """AUC of seen- and unseen-artist pairs when Kaggle's all_data_info.csv is beside --solution."""
+    if args.solution is None:
+        return None
+    info = args.solution.parent / "all_data_info.csv"
+    if not info.is_file():
+        return None
+    from painter_match.evaluation.seen_unseen import seen_unseen_auc
+
+    return seen_unseen_auc(args.pairs, args.output, args.solution, info)

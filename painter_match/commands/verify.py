@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from painter_match.commands.common import (
     add_command,
@@ -36,6 +37,13 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "the two paintings, the probability, the verdict and where the pair falls on the model's "
         "calibration curve",
     )
+    verify.add_argument(
+        "--reference",
+        type=Path,
+        default=None,
+        help="a labelled reference set from `painter-match reference` (same model): also weigh each "
+        "painting's nearest reference artists, and print them",
+    )
     add_model_options(verify)
     add_output_options(verify)
     return verify
@@ -47,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     check_html_output(args, [("painting", args.first), ("painting", args.second), ("model", args.model)])
     model = open_command_model(args)
     encoder = make_encoder(args, model)
+    reference = _open_reference(args, model, encoder)  # refused before any decoding
     # Decoding raises ImageLoadError naming the file: with only two paintings, an unreadable one
     # is the answer, not something to skip.
     first, second = encoder.embed_pixels([encoder.pixels(args.first), encoder.pixels(args.second)])
@@ -54,6 +63,15 @@ def run(args: argparse.Namespace) -> int:
     calibration = model.info.calibration
     probability = float(calibration.probability(similarity))
     same = similarity >= calibration.threshold
+    artists: list[dict[str, object]] = []
+    if reference is not None:
+        from painter_match.inference.reference import verify_with_reference
+        from painter_match.inference.reference_set import file_digest
+
+        probability, artists = verify_with_reference(
+            first, second, reference, digests=[file_digest(args.first), file_digest(args.second)]
+        )
+        same = probability >= 0.5  # the reference's pair model is fitted as a probability
     if args.html is not None:
         from painter_match.evaluation.html_report import verify_report
 
@@ -78,12 +96,37 @@ def run(args: argparse.Namespace) -> int:
                 "same_artist": bool(same),
                 "views": 1 + encoder.views.crops,
                 "model": model_record(model),
+                **({"reference": str(args.reference), "reference_artists": artists} if artists else {}),
             }
         )
     else:
         verdict = "same artist" if same else "different artists"
         print(
             f"{verdict}: P(same artist) = {probability:.3f} "
-            f"(cosine similarity {similarity:.4f}, threshold {calibration.threshold:.4f})"
+            + (
+                f"(cosine similarity {similarity:.4f}, with the reference {args.reference})"
+                if artists
+                else f"(cosine similarity {similarity:.4f}, threshold {calibration.threshold:.4f})"
+            )
         )
+        for path, found in zip((args.first, args.second), artists):
+            print(f"  {path}: {_artists_text(found)}")
     return 0
+
+
+def _open_reference(args: argparse.Namespace, model: Any, encoder: Any) -> Any:
+    if args.reference is None:
+        return None
+    from painter_match.inference.embeddings import EmbeddingSource
+    from painter_match.inference.reference_set import load_reference
+
+    identity = EmbeddingSource(model.info, encoder.views).identity
+    return load_reference(args.reference, source=identity, fitted=True)
+
+
+def _artists_text(found: dict[str, Any]) -> str:
+    named = ", ".join(f"{a['artist']} {a['probability']:.2f}" for a in found["artists"]) or "none"
+    text = f"{named}; other {found['other']:.2f}, not in the reference {found['unknown']:.2f}"
+    if found["excluded_as_itself"]:
+        text += f" ({found['excluded_as_itself']} reference paintings left out as this painting itself)"
+    return text

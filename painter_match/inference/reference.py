@@ -380,3 +380,53 @@ def _logit(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:
         np.multiply(features[:, column], coefficients[column], out=term)
         z += term
     return z
+
+
+def top_artists(evidence: QueryEvidence, reference: Reference, row: int) -> dict[str, object]:
+    """One painting's posterior in words: its most probable reference artists, "other" and "unknown".
+
+    Returns:
+        ``{"artists": [{"artist": name, "probability": p}, ...], "other": p, "unknown": p,
+        "best_similarity": s, "excluded_as_itself": n}`` (most probable first; ``excluded_as_itself``
+        counts the reference paintings left out as the painting itself).
+    """
+    posterior = evidence.posterior
+    found = evidence.neighbours
+    artists = [
+        {"artist": reference.artists[int(a)], "probability": round(float(p), 6)}
+        for a, p in zip(posterior.artists[row].tolist(), posterior.probabilities[row].tolist())
+        if a >= 0
+    ]
+    return {
+        "artists": artists,
+        "other": round(float(posterior.other[row]), 6),
+        "unknown": round(float(posterior.unknown[row]), 6),
+        "best_similarity": round(float(posterior.best_similarity[row]), 6),
+        "excluded_as_itself": int(found.same_content[row] + found.near_duplicates[row]),
+    }
+
+
+def verify_with_reference(
+    first: np.ndarray,
+    second: np.ndarray,
+    reference: Reference,
+    *,
+    digests: Sequence[str | None] | None = None,
+) -> tuple[float, list[dict[str, object]]]:
+    """P(same artist) of one pair with the reference, and each painting's `top_artists`.
+
+    Args:
+        first, second: float32 ``[D]`` unit embeddings of the two paintings.
+        reference: a fitted reference made by the same model.
+        digests: the two files' `reference_set.file_digest`, so a painting that is itself in the
+            reference is left out of its own evidence whatever its similarity.
+
+    Raises:
+        ValueError: the reference has no combiner, or a wrong shape.
+    """
+    evidence = query_evidence(np.stack([first, second]), reference, query_digests=digests)
+    combiner = reference.combiner
+    assert combiner is not None  # query_evidence refuses a reference without one
+    pair = np.array([0]), np.array([1])
+    probability = float(score_pairs_with_reference(pair[0], pair[1], evidence, combiner)[0])
+    return probability, [top_artists(evidence, reference, row) for row in (0, 1)]

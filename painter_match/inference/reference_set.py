@@ -423,13 +423,33 @@ def save_reference(path: str | Path, reference: Reference) -> Path:
     return Path(path)
 
 
-def load_reference(path: str | Path) -> Reference:
+def load_reference(path: str | Path, *, source: str | None = None, fitted: bool = False) -> Reference:
     """Read a reference file written by `save_reference`.
 
+    Args:
+        path: the file.
+        source: the identity (``EmbeddingSource.identity``) of the model and views that embed the
+            paintings to be scored with it; a reference made by any other is refused, since its
+            vectors and fitted pair model mean nothing in another model's space.
+        fitted: refuse a reference without a fitted combiner.
+
     Raises:
-        DataError: naming the file when it is missing, not a reference file, or inconsistent.
+        DataError: naming the file when it is missing, not a reference file, or inconsistent, or
+            made by another model than ``source``, or (with ``fitted``) not fitted.
     """
-    path = Path(path)
+    reference = _read_reference(Path(path))
+    if source is not None and reference.source != source:
+        raise DataError(
+            f"{path} was made from the embeddings of model {reference.source or 'unknown'}, not of "
+            f"{source} that embeds these paintings; make the reference again with this model "
+            "(painter-match embed, then painter-match reference)"
+        )
+    if fitted and reference.combiner is None:
+        raise DataError(f"{path} holds no fitted pair model; make it with painter-match reference")
+    return reference
+
+
+def _read_reference(path: Path) -> Reference:
     if not path.is_file():
         raise DataError(f"reference file {path} not found")
     try:

@@ -20,7 +20,7 @@ ROC AUC of what it wrote (`painter_match.metrics.roc_auc`).
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,6 +171,7 @@ def score_pairs(
     solution: str | Path | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     quiet: bool = False,
+    pair_probability: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> ScoreSummary:
     """Score every pair of a Kaggle pairs file and write ``index,sameArtist`` in input order.
 
@@ -190,6 +191,10 @@ def score_pairs(
             no submission behind (holding 5 bytes per index value meanwhile).
         chunk_bytes: CSV bytes read per block; memory follows it.
         quiet: draw no progress bar.
+        pair_probability: scores a block's pairs instead of the calibrated cosine, given the
+            two rows of ``vectors`` of each pair (e.g. `reference.score_pairs_with_reference`
+            bound to the paintings' evidence); it sees one block at a time, so memory still
+            follows the block, and pairs with a missing image still get ``fill_value``.
 
     Returns:
         A :class:`ScoreSummary`.
@@ -239,8 +244,13 @@ def score_pairs(
                 rows2 = lookup.rows(block.image2, block.first_row)
                 lookup.raise_first_problem()
                 absent = (rows1 < 0) | (rows2 < 0)
-                cosine = pairwise_cosine(table.vectors, np.maximum(rows1, 0), np.maximum(rows2, 0))
-                probability = _round_significant(calibration.probability(cosine))
+                if pair_probability is None:
+                    cosine = pairwise_cosine(table.vectors, np.maximum(rows1, 0), np.maximum(rows2, 0))
+                    probability = _round_significant(calibration.probability(cosine))
+                else:
+                    probability = _round_significant(
+                        pair_probability(np.maximum(rows1, 0), np.maximum(rows2, 0))
+                    )
                 if absent.any():
                     probability[absent] = fill_value
                     filled += int(absent.sum())
