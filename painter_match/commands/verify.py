@@ -127,6 +127,9 @@ def _open_reference(args: argparse.Namespace, model: Any, encoder: Any) -> Any:
 def _artists_text(found: dict[str, Any]) -> str:
     named = ", ".join(f"{a['artist']} {a['probability']:.2f}" for a in found["artists"]) or "none"
     text = f"{named}; other {found['other']:.2f}, not in the reference {found['unknown']:.2f}"
-    if found["excluded_as_itself"]:
-        text += f" ({found['excluded_as_itself']} reference paintings left out as this painting itself)"
+    left_out = found["excluded_as_itself"]
+    if left_out:
+        text += (
+            f" ({left_out} reference painting{'s' if left_out > 1 else ''} left out as this painting itself)"
+        )
     return text
