@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from no_torch import NO_TORCH
 from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
 
 from painter_match.cli import main
@@ -255,14 +256,7 @@ def test_killed_run_saves_progress(images: Path, models: dict[str, Path], tmp_pa
 
 def test_embed_never_imports_torch(images: Path, models: dict[str, Path], tmp_path: Path) -> None:
     code = (
-        "import importlib.abc, sys\n"
-        "class NoTorch(importlib.abc.MetaPathFinder):\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in ('torch', 'torchvision'):\n"
-        "            raise ImportError(f'{name} is blocked by this test')\n"
-        "        return None\n"
-        "sys.meta_path.insert(0, NoTorch())\n"
-        "from painter_match.cli import main\n"
+        NO_TORCH + "from painter_match.cli import main\n"
         f"assert main(['embed', {str(images)!r}, '-o', {str(tmp_path / 'e.npz')!r}, '-m', {str(models['a'])!r},"
         " '--quiet']) == 0\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
@@ -451,7 +445,8 @@ def test_score_from_images_with_solution(
     assert ((probabilities >= 0) & (probabilities <= 1)).all()
     assert summary["pairs"] == len(wanted) and 0.0 <= summary["auc"] <= 1.0
     # The synthetic test/ has corrupt files: their pairs were filled and reported.
-    assert summary["unreadable_images"] >= 0
+    assert summary["unreadable_images"] > 0 and summary["filled"] > 0
+    assert summary["model"]["path"] == str(models["a"]) and summary["model"]["rule"] == "-m"
     assert [p.name for p in kaggle.iterdir() if p.name.startswith(".")] == []  # no temp file left
 
 

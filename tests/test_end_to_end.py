@@ -15,10 +15,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="the end-to-end test trains and exports (the [train] extra)")
 
 
-from export import export_model  # noqa: E402
 from painter_match.cli import main  # noqa: E402
 from painter_match.data.images import load_pixels  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
+from painter_match.export import export_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint  # noqa: E402
 
 

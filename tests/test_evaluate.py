@@ -149,5 +149,8 @@ def test_evaluate_takes_an_exported_model_and_its_views(
     report = json.loads(capsys.readouterr().out)
     assert report["views"] == {"crops": 2, "crop_scale": 2.0}  # the model's own policy
     assert 0.0 <= report["roc_auc"] <= 1.0 and report["pairs_seen_artists"] == 0
+    # A model that does not record its training artists gets no seen/unseen split, rather than
+    # every pair counted as unseen.
+    assert report["training_artists_known"] is False and report["pairs_unseen_artists"] == 0
     assert main(["evaluate", str(model), str(synth_dir), "--no-baseline", "--views", "0", "--quiet"]) == 0
     assert "global + 0 crops" in capsys.readouterr().out

@@ -19,18 +19,14 @@ onnx = pytest.importorskip("onnx", reason="export needs the [train] extra (onnx)
 pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript ([train] extra)")
 
 
-import export as export_pkg  # noqa: E402
-from export import (  # noqa: E402
-    AUC_DROP_LIMIT,
-    ExportError,
-    ExportReport,
-    export_model,
-    metadata,  # noqa: E402
-)
-from export.__main__ import main  # noqa: E402
-from export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
+import painter_match.export as export_pkg  # noqa: E402
+from painter_match.commands.export import main  # noqa: E402
+from painter_match.data.catalogue import artist_digest  # noqa: E402
 from painter_match.data.images import find_images, load_pixels  # noqa: E402
 from painter_match.data.views import Views  # noqa: E402
+from painter_match.errors import ImageLoadError  # noqa: E402
+from painter_match.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
+from painter_match.export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 from painter_match.inference.model import METADATA_KEY, ModelError, open_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 
@@ -52,7 +48,7 @@ def _readable_pixels(folder: Path, size: int, count: int) -> np.ndarray:
     for path in find_images(folder):
         try:
             pixels.append(load_pixels(path, size))
-        except Exception:  # the fixture's deliberately corrupt files
+        except ImageLoadError:  # the fixture's deliberately corrupt files
             continue
         if len(pixels) == count:
             break
@@ -98,10 +94,25 @@ def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_che
     assert {"painter_match", "torch", "onnx", "onnxruntime"} <= set(info.versions)
     assert datetime.fromisoformat(info.created).utcoffset() is not None
     assert info.weights == metadata.weights_digest(state.encoder)
+    assert info.training_artists == tuple(sorted({artist_digest(a) for a in state.train_artists}))
     # One JSON document, not str() of a dict.
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(props[METADATA_KEY])["schema_version"] == 1
     assert report.size_bytes == path.stat().st_size
+
+
+def test_evaluating_the_exported_model_tells_seen_from_unseen_artists(
+    fp32: tuple[Path, ExportReport], synth_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from painter_match.cli import main as cli_main
+
+    assert cli_main(["evaluate", str(fp32[0]), str(synth_dir), "--no-baseline", "--json", "--quiet"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    # The synthetic test set holds artists seen in training and artists never seen; the model's
+    # metadata records which were trained on, so the two AUCs are of different pairs.
+    assert report["training_artists_known"] is True
+    assert report["pairs_seen_artists"] > 0 and report["pairs_unseen_artists"] > 0
+    assert report["pairs_seen_artists"] + report["pairs_unseen_artists"] < report["pairs_scored"]
 
 
 def test_a_re_export_of_the_same_checkpoint_is_the_same_model(tiny_checkpoint: Path) -> None:
@@ -229,13 +240,25 @@ def test_python_dash_m_export_runs_main(
     # paying for a second torch import.
     missing = tmp_path / "none.pt"
     monkeypatch.setattr(sys, "argv", ["export", str(missing), "-o", str(tmp_path / "m.onnx")])
-    monkeypatch.delitem(sys.modules, "export.__main__")  # imported above; runpy runs it afresh
+    monkeypatch.delitem(sys.modules, "export.__main__", raising=False)  # runpy runs it afresh
     with pytest.raises(SystemExit) as exit_info:
         runpy.run_module("export", run_name="__main__", alter_sys=False)
     assert exit_info.value.code == 1
     assert capsys.readouterr().err.strip().splitlines() == [
         f"error: {missing}: checkpoint not found; train one with `painter-match train`"
     ]
+
+
+def test_painter_match_export_is_the_same_command(
+    tiny_checkpoint: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from painter_match.cli import main as cli_main
+
+    out = tmp_path / "installed.onnx"
+    assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--json", "--quiet"]) == 0
+    assert json.loads(capsys.readouterr().out)["output"] == str(out) and out.is_file()
+    assert cli_main(["export", str(tiny_checkpoint), "-o", str(out), "--quiet"]) == 1
+    assert "already exists" in capsys.readouterr().err
 
 
 def test_a_checkpoint_without_calibration_is_refused(tiny_checkpoint: Path, tmp_path: Path) -> None:

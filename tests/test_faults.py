@@ -164,7 +164,7 @@ def test_export_refuses_an_existing_model_and_its_own_checkpoint(
     work: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("torch", reason="export needs the [train] extra")
-    from export.__main__ import main as export_main
+    from painter_match.commands.export import main as export_main
 
     checkpoint = work / "best.pt"
     checkpoint.write_bytes(b"a checkpoint")
@@ -383,13 +383,13 @@ from pathlib import Path
 def slow(*args, **kwargs):
     Path({marker!r}).touch()
     time.sleep(120)
-package = types.ModuleType("export")
+package = types.ModuleType("painter_match.export")
 package.__path__ = [{folder!r}]
 package.export_model = slow
-sys.modules["export"] = package
-graph = types.ModuleType("export.graph")
+sys.modules["painter_match.export"] = package
+graph = types.ModuleType("painter_match.export.graph")
 graph.OPSET = 18
-sys.modules["export.graph"] = graph
+sys.modules["painter_match.export.graph"] = graph
 from export.__main__ import main
 sys.exit(main({argv!r}))
 """
@@ -400,7 +400,9 @@ def test_export_stopped_by_sigterm_says_so_and_leaves_the_model(work: Path) -> N
     checkpoint.write_bytes(b"a checkpoint")
     model.write_bytes(b"the model in use")
     argv = [str(checkpoint), "-o", str(model), "--force", "--quiet"]
-    process = _python(_SLOW_EXPORT.format(marker=str(marker), folder=str(REPO / "export"), argv=argv))
+    process = _python(
+        _SLOW_EXPORT.format(marker=str(marker), folder=str(REPO / "painter_match" / "export"), argv=argv)
+    )
     _wait_for(marker, process)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
@@ -411,7 +413,7 @@ def test_export_stopped_by_sigterm_says_so_and_leaves_the_model(work: Path) -> N
 
 def test_export_runs_outside_the_main_thread(work: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch", reason="export needs the [train] extra")
-    from export.__main__ import main as export_main
+    from painter_match.commands.export import main as export_main
 
     (work / "model.onnx").write_bytes(b"the model in use")
     codes: list[int] = []

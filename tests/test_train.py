@@ -4,6 +4,7 @@ images, detects collapse, refuses bad checkpoints, and runs as two gloo processe
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
 import sys
@@ -43,19 +44,31 @@ def test_loss_goes_down_and_outputs_are_written(synth_dir: Path, tmp_path: Path)
 
 
 def test_split_is_artist_disjoint_and_bad_images_are_skipped(synth_dir: Path, tmp_path: Path) -> None:
-    result = train(tiny_config(synth_dir, tmp_path / "run", epochs=1))
+    # Six synthetic painters, each with a corrupt file beside its paintings, so the validation
+    # artists' ones are certainly met (each epoch embeds every validation painting): an empty
+    # report fails rather than passes.
+    from painter_match.data.catalogue import read_catalogue
+
+    paintings = read_catalogue(synth_dir, subset="train").paintings
+    data = tmp_path / "data"
+    artists = sorted(set(paintings["artist"]))[:6]
+    for k, artist in enumerate(artists):
+        folder = data / f"artist_{k}"
+        folder.mkdir(parents=True)
+        for path in paintings.loc[paintings["artist"] == artist, "path"]:
+            if not path.endswith("87055.jpg"):  # the fixture's own corrupt training file
+                shutil.copy(synth_dir / path, folder / Path(path).name)
+        (folder / "bad.jpg").write_bytes(b"not an image")
+    result = train(tiny_config(data, tmp_path / "run", epochs=1))
     state = Checkpoint.load(tmp_path / "run" / "last.pt")
     assert state.train_artists and state.val_artists
     assert not set(state.train_artists) & set(state.val_artists)
-    # The fixture's corrupt files that are training images are skipped and reported, not fatal.
-    from painter_match.data.scan import scan
-
-    corrupt = {e["path"] for e in scan(synth_dir).unreadable_files if e["path"].startswith("train/")}
+    corrupt = {f"artist_{k}/bad.jpg" for k in range(len(artists))}
     reported = set(state.skipped)
-    assert reported <= corrupt
-    if reported:
-        assert result.skipped_images == len(reported)
-        assert (tmp_path / "run" / "skipped_images.csv").is_file()
+    assert {f"{artist}/bad.jpg" for artist in state.val_artists} <= reported <= corrupt
+    assert result.skipped_images == len(reported)
+    skipped_csv = (tmp_path / "run" / "skipped_images.csv").read_text(encoding="utf-8").splitlines()
+    assert skipped_csv[0] == "path,cause" and {line.split(",")[0] for line in skipped_csv[1:]} == reported
 
 
 def test_resume_continues_exactly(synth_dir: Path, tmp_path: Path) -> None:

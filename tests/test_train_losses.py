@@ -18,7 +18,6 @@ from painter_match.train.losses import (
     TripletLoss,
     build_loss,
     cosine_similarity_matrix,
-    pairwise_cosine,
 )
 
 DIM = 8
@@ -216,9 +215,6 @@ def test_cosine_helpers() -> None:
     assert sim.shape == (5, 3)
     for i, j in itertools.product(range(5), range(3)):
         assert math.isclose(float(sim[i, j]), _cos(a[i], b[j]), abs_tol=1e-6)
-    rows = pairwise_cosine(a[:3], b)
-    assert rows.shape == (3,)
-    assert torch.allclose(rows, torch.diagonal(sim[:3]), atol=1e-6)
     assert torch.allclose(cosine_similarity_matrix(a, a).diagonal(), torch.ones(5), atol=1e-6)
 
 
@@ -227,8 +223,6 @@ def test_cosine_shape_errors() -> None:
         cosine_similarity_matrix(torch.randn(4), torch.randn(3, 4))
     with pytest.raises(ValueError, match="same D"):
         cosine_similarity_matrix(torch.randn(2, 4), torch.randn(3, 5))
-    with pytest.raises(ValueError, match=r"same shape \[N, D\]"):
-        pairwise_cosine(torch.randn(2, 4), torch.randn(3, 4))
 
 
 # --- gradients and edge cases ------------------------------------------------------------------

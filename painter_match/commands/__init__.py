@@ -16,6 +16,7 @@ COMMANDS = (
     "train",
     "prepare",
     "evaluate",
+    "export",
     "embed",
     "merge",
     "reference",

@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline:
         try:
             import painter_match.train.embedding as training_side
-        except ModuleNotFoundError:
+        except ImportError:
             pass  # an inference-only install: the ImageNet baseline is skipped, with the reason
         else:
             imagenet = training_side.imagenet_features

@@ -50,28 +50,6 @@ def cosine_similarity_matrix(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return F.normalize(a, dim=1) @ F.normalize(b, dim=1).T
 
 
-def pairwise_cosine(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Cosine similarity of a[i] with b[i], row by row.
-
-    Args:
-        a: [N, D].
-        b: [N, D].
-
-    Returns:
-        [N].
-
-    Raises:
-        ValueError: when `a` and `b` are not both [N, D] of the same shape.
-    """
-    _check_matrix(a, "a", "[N, D]")
-    _check_matrix(b, "b", "[N, D]")
-    if a.shape != b.shape:
-        raise ValueError(
-            f"expected a and b of the same shape [N, D], got {list(a.shape)} and {list(b.shape)}"
-        )
-    return (F.normalize(a, dim=1) * F.normalize(b, dim=1)).sum(dim=1)
-
-
 def _check_batch(embeddings: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Validate a batch and return the embeddings in float32 (stable under mixed precision)."""
     _check_matrix(embeddings, "embeddings", "[N, D]")

@@ -1,0 +1,111 @@
+"""The public Python API: the README's example runs as written, every public name resolves, and
+none of it imports torch."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from no_torch import NO_TORCH
+from onnx_models import tiny_info, write_tiny_model
+
+import painter_match
+from painter_match.data.images import load_image
+from painter_match.errors import ImageLoadError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _readme_example() -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("\n## Python API\n", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.S)
+    assert match, "the README's Python API section has no python block"
+    return match.group(1)
+
+
+@pytest.fixture()
+def workplace(synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder the README's names work in: a.jpg, b.jpg, scans/ and pairs.csv, and a model."""
+    readable = []
+    for path in sorted((synth_dir / "test").iterdir()):
+        try:
+            load_image(path)
+        except ImageLoadError:
+            continue
+        readable.append(path)
+    (tmp_path / "scans").mkdir()
+    for name, source in zip(("a.jpg", "b.jpg"), readable[:2]):
+        shutil.copy(source, tmp_path / name)
+        shutil.copy(source, tmp_path / "scans" / name)
+    (tmp_path / "pairs.csv").write_text("index,image1,image2\n0,a.jpg,b.jpg\n1,b.jpg,a.jpg\n")
+    model = write_tiny_model(tmp_path / "tiny.onnx", info=tiny_info())
+    monkeypatch.setenv("PAINTER_MATCH_MODEL", str(model))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_the_readme_example_runs(workplace: Path) -> None:
+    scope: dict[str, object] = {}
+    exec(compile(_readme_example(), "README.md", "exec"), scope)  # noqa: S102 - our own README
+    vectors = scope["vectors"]
+    assert isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.shape == (2, 16)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    assert 0.0 <= float(scope["p"]) <= 1.0  # type: ignore[arg-type]
+    assert (workplace / "scans.npz").is_file() and (workplace / "submission.csv").is_file()
+
+
+def test_model_methods_agree_with_each_other(workplace: Path) -> None:
+    model = painter_match.load()
+    assert model.path == workplace / "tiny.onnx" and model.loaded.choice is not None
+    assert model.loaded.choice.rule == "env"
+    a, b = model.embed(["a.jpg", "b.jpg"])
+    expected = float(model.info.calibration.probability(float(a @ b)))
+    assert model.same_artist("a.jpg", "b.jpg") == pytest.approx(expected, abs=1e-6)
+    result = model.embed_folder("scans", "scans.npz")
+    stored = painter_match.load_embeddings("scans.npz")
+    assert result.embedded == 2 and stored.paths == ["a.jpg", "b.jpg"]
+    np.testing.assert_allclose(stored.vectors, np.stack([a, b]), atol=1e-5)
+    again = model.embed_folder("scans", "scans.npz", resume=True)
+    assert again.embedded == 0 and again.resumed == 2
+    with pytest.raises(ImageLoadError, match="missing.jpg"):
+        model.embed(["a.jpg", "missing.jpg"])
+
+
+def test_every_public_name_resolves() -> None:
+    for name in painter_match.__all__:
+        assert getattr(painter_match, name) is not None, name
+    assert set(dir(painter_match)) >= set(painter_match.__all__)
+    with pytest.raises(AttributeError):
+        painter_match.no_such_name  # noqa: B018
+
+
+def test_the_api_and_evaluating_an_onnx_model_never_import_torch(workplace: Path, synth_dir: Path) -> None:
+    """An inference-only install: torch and torchvision cannot be imported at all."""
+    model = workplace / "tiny.onnx"
+    code = (
+        NO_TORCH + "import painter_match\n"
+        f"model = painter_match.load({str(model)!r})\n"
+        "vectors = model.embed(['a.jpg', 'b.jpg'])\n"
+        "p = model.same_artist('a.jpg', 'b.jpg')\n"
+        "model.embed_folder('scans', 'scans.npz')\n"
+        "e = painter_match.load_embeddings('scans.npz')\n"
+        "painter_match.score_pairs('pairs.csv', 'out.csv', names=e.paths, vectors=e.vectors,"
+        " calibration=e.source.info.calibration, quiet=True)\n"
+        f"report = painter_match.evaluate({str(model)!r}, {str(synth_dir)!r})\n"
+        "assert report.imagenet_auc is None and 'torch' in report.imagenet_skipped\n"
+        "assert not report.training_artists_known and report.auc_unseen_artists is None\n"
+        "from painter_match.cli import main\n"
+        f"assert main(['evaluate', {str(model)!r}, {str(synth_dir)!r}, '--quiet']) == 0\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, cwd=workplace
+    )
+    assert result.returncode == 0, result.stderr
+    assert "seen/unseen   n/a" in result.stdout
