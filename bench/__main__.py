@@ -91,6 +91,18 @@ def get_parser() -> argparse.ArgumentParser:
         help="the checkpoint --model was exported from (the usual way runs it)",
     )
     parser.add_argument(
+        "--real-model",
+        type=Path,
+        default=None,
+        help="the real stage's default model (default: the packaged one, as `painter-match embed` uses)",
+    )
+    parser.add_argument(
+        "--real-twin",
+        type=Path,
+        default=None,
+        help="its fp32 twin (default: models/painter-match-real.onnx, else a fresh export of its architecture)",
+    )
+    parser.add_argument(
         "--backbone", default="compact", help="backbone of the fresh encoder (default: compact)"
     )
     parser.add_argument(
@@ -166,9 +178,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(err))
     if args.checkpoint is not None and args.model is None:
         parser.error("--checkpoint needs --model (the ONNX file exported from it)")
-    if args.model is not None and not args.model.is_file():
-        print(f"bench: error: model {args.model} not found", file=sys.stderr)
-        return 1
+    for given in (args.model, args.real_model, args.real_twin):
+        if given is not None and not given.is_file():
+            print(f"bench: error: model {given} not found", file=sys.stderr)
+            return 1
     available = available_providers()
     if args.provider == "auto":
         providers = available
@@ -192,6 +205,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         backbone=args.backbone,
         input_size=args.input_size,
         embed_views=args.embed_views,
+        real_model=str(args.real_model.resolve()) if args.real_model else None,
+        real_twin=str(args.real_twin.resolve()) if args.real_twin else None,
         profile_dir=args.profile.resolve() if args.profile else None,
         timeout=args.timeout,
         log=(lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True)),

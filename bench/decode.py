@@ -60,7 +60,15 @@ def _profile_usual(paths: list[str], size: int) -> dict[str, float]:
 
 
 def measure(
-    paths: list[str], loader: str, size: int, size_class: str, warmup: int, repeats: int, profile: bool
+    paths: list[str],
+    loader: str,
+    size: int,
+    size_class: str,
+    warmup: int,
+    repeats: int,
+    profile: bool,
+    crops: int = 0,
+    crop_scale: float = 2.0,
 ) -> dict[str, Any]:
     """Images per second decoding ``paths`` with ``loader`` on this (single) thread.
 
@@ -72,11 +80,13 @@ def measure(
         warmup: untimed passes over ``paths`` (the files are then in the page cache).
         repeats: timed passes; the median is reported.
         profile: add the mean milliseconds per step (``profile_ms``).
+        crops, crop_scale: painter-match's view policy (`painter_match.data.views.Views`); the
+            usual loader makes the global view only.
     """
     if loader == "painter-match":
         from painter_match.data.views import Views, view_pixels
 
-        views = Views()
+        views = Views(crops=crops, crop_scale=crop_scale)
 
         def one(path: str) -> object:
             return view_pixels(path, size, views)
@@ -109,6 +119,7 @@ def measure(
         "value": len(paths) / timing["median_s"],
         "unit": "images/s/core",
         "images": len(paths),
+        "views": 1 + crops if loader == "painter-match" else 1,
         "ms_per_image": 1000 * timing["median_s"] / len(paths),
         **timing,
     }

@@ -23,6 +23,8 @@ from bench.targets import Target
 def _figure(value: float | None, digits: int = 1) -> str:
     if value is None:
         return "-"
+    if 0 < abs(value) < 0.1:  # an AUC difference, not a rate
+        return f"{value:+.4f}"
     if abs(value) >= 1e6:
         return f"{value / 1e6:,.2f} M"
     return f"{value:,.{digits}f}"
@@ -44,8 +46,12 @@ def _detail(row: dict[str, Any]) -> str:
             f"at {row['effective_cores']:.2f} effective cores: bound {row['bound_effective']:.1f}/s, "
             f"{row['bound_effective_fraction']:.0%} of it"
         )
+    if row.get("views_per_s") is not None:
+        parts.append(f"{row['views_per_s']:.1f} views/s ({row['views']} a painting)")
     if row.get("vs_usual") is not None:
         parts.append(f"{row['vs_usual']:.2f}x usual way")
+    if row.get("stage") == "real" and row.get("source") and row.get("real") != "embed":
+        parts.append(str(row["source"]))
     if row.get("stage") == "score" and row.get("median_s") is not None:
         parts.append(f"{row['median_s']:.2f} s for {row['pairs']:,} pairs")
     if row.get("added_s") is not None:  # reference scoring (bench.reference)

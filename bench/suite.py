@@ -4,7 +4,8 @@
 `run_suite` prepares the inputs (`bench.data`, `bench.networks`), runs every comparison of the
 chosen stages in its own child (`bench.runner.run_child`), then adds what is computed from several
 rows: the decode rate of the mixed folder, the stage bound of each end-to-end run and the fraction
-of it reached, and painter-match's ratio to the usual way.
+of it reached, and painter-match's ratio to the usual way. The ``real`` stage (`bench.real`) does
+the same for the model `painter-match embed` uses when given none, with its own view policy.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench import data
+from bench import data, real
 from bench.embed_e2e import stage_bound
 from bench.machine import cores
 from bench.runner import BenchError, run_child
 from bench.targets import KAGGLE_PAIRS
 
-STAGES = ("decode", "model", "embed", "usual", "score")
+STAGES = ("decode", "model", "embed", "usual", "real", "score")
 KAGGLE_IMAGES = 23_817
 EMBED_BATCH = 32  # the CLI's default --batch-size; the stage bound uses the model rate at it
 LITE_BACKBONE = "efficientnet_lite0"
@@ -48,6 +49,8 @@ class Settings:
     gpu_batch_sizes: tuple[int, ...] = (1, 32, 256, 1024)
     reference_paintings: int = 80_000  # the labelled reference of `score --reference` (Kaggle's train/)
     reference_queries: int = KAGGLE_IMAGES
+    real_images: int = 24  # per size class, in the real model's end-to-end folder
+    real_repeats: int = 3
 
 
 FULL = Settings(
@@ -82,6 +85,8 @@ QUICK = Settings(
     gpu_batch_sizes=(1, 256),
     reference_paintings=4_000,
     reference_queries=2_000,
+    real_images=1,
+    real_repeats=1,
 )
 SMOKE = replace(
     QUICK,
@@ -115,6 +120,8 @@ class Options:
     timeout: float = 1800.0
     effective_cores: float | None = None  # measured at the start (`bench.machine.effective_cores`)
     embed_views: int | None = None  # `embed --views N` in the end-to-end rows (None: the model's own)
+    real_model: str | None = None  # the ``real`` stage's default model (None: the packaged one)
+    real_twin: str | None = None  # its fp32 twin (None: models/painter-match-real.onnx, else a fresh export)
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
 
 
@@ -346,6 +353,160 @@ class _Suite:
             "score-reference",
         )
 
+    def real(self) -> None:
+        """The default model end to end with its own views, against its stage bound and the usual way."""
+        s = self.s
+        calibration = [str(p) for paths in self.images(1).values() for p in paths]
+        self.o.log("bench: preparing the default model and its fp32 twin ...")
+        try:
+            prepared = run_child(
+                "bench.real:prepare",
+                {
+                    "workdir": str(self.o.workdir),
+                    "calibration_images": calibration,
+                    "model": self.o.real_model,
+                    "twin": self.o.real_twin,
+                },
+                timeout=self.o.timeout,
+                label="prepare-real",
+            )[0]
+        except BenchError as err:
+            self.errors.append(str(err))
+            self.o.log(f"bench: {err}")
+            return
+        if prepared.get("skip"):
+            self.o.log(f"bench: real stage skipped: {prepared['skip']}")
+            return
+        crops, crop_scale, size = prepared["crops"], prepared["crop_scale"], prepared["input_size"]
+        views = 1 + crops
+        name = prepared["name"]
+        tag = f"{name}, {views} view{'s' if views > 1 else ''}"
+        files = self.images(max(s.decode_images, 1))
+        decoded = []
+        for size_class, paths in files.items():
+            for row in self.child(
+                "bench.decode:measure",
+                {
+                    "paths": [str(p) for p in paths],
+                    "loader": "painter-match",
+                    "size": size,
+                    "size_class": size_class,
+                    "warmup": s.warmup,
+                    "repeats": s.decode_repeats,
+                    "profile": self.o.profile_dir is not None,
+                    "crops": crops,
+                    "crop_scale": crop_scale,
+                },
+                f"real-decode-{size_class}",
+                threads=1,
+            ):
+                row.update(stage="real", name=f"decode {size_class} at {size} px ({tag})", real="decode")
+                decoded.append(row)
+        if len(decoded) == len(files):
+            self.rows.append(
+                {
+                    "stage": "real",
+                    "name": f"decode mix (1/3 each size; {tag})",
+                    "real": "decode mix",
+                    "size_class": "mix",
+                    "value": len(decoded) / sum(1.0 / r["value"] for r in decoded),
+                    "unit": "paintings/s/core",
+                    "derived": True,
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in decoded),
+                }
+            )
+        for variant, path in prepared["variants"].items():
+            for row in self.child(
+                "bench.model:measure",
+                {
+                    "path": path,
+                    "variant": variant,
+                    "model_name": name,
+                    "provider": "cpu",
+                    "batch_sizes": [EMBED_BATCH * views],  # one call holds every view of a batch
+                    "threads": self.cores,
+                    "flops_per_image": prepared["flops_per_image"],
+                    "warmup": max(1, s.warmup) * 2,
+                    "repeats": s.model_repeats,
+                    "min_seconds": s.model_min_seconds,
+                },
+                f"real-model-{variant}",
+            ):
+                row.update(
+                    stage="real",
+                    name=f"model {variant} on views, batch {row['batch_size']} ({name})",
+                    real="model",
+                    unit="views/s",
+                    source=prepared["sources"][variant],
+                )
+        root = data.image_folder(self.o.workdir, s.real_images)
+        for variant, path in prepared["variants"].items():
+            for row in self.child(
+                "bench.embed_e2e:measure",
+                {
+                    "root": str(root),
+                    "model": path,
+                    "variant": variant,
+                    "provider": "cpu",
+                    "warmup": 1,
+                    "repeats": s.real_repeats,
+                },
+                f"real-embed-{variant}",
+            ):
+                row.update(
+                    stage="real",
+                    name=f"painter-match embed {variant} ({tag}; {prepared['sources'][variant]})",
+                    real="embed",
+                    unit="paintings/s",
+                    views=views,
+                    views_per_s=row["value"] * views,
+                    source=prepared["sources"][variant],
+                    is_default=prepared["is_default"] and variant != "fp32",
+                )
+        for row in self.child(
+            "bench.usual_way:measure",
+            {
+                "root": str(root),
+                "eager": prepared["eager"],
+                "size": size,
+                "batch_size": EMBED_BATCH,
+                "workers": self.cores,
+                "warmup": 1,
+                "repeats": s.real_repeats,
+                "crops": crops,
+                "crop_scale": crop_scale,
+            },
+            "real-usual-way",
+        ):
+            row.update(stage="real", name=f"usual way fp32 eager ({tag}; DataLoader x{self.cores})")
+            row.update(real="usual", unit="paintings/s")
+        self.rows.append(real.auc_drift())
+
+    def derive_real(self) -> None:
+        rows = [r for r in self.rows if r["stage"] == "real"]
+        decode = next((r for r in rows if r.get("real") == "decode mix"), None)
+        usual = next((r for r in rows if r.get("real") == "usual"), None)
+        for row in rows:
+            if row.get("real") != "embed":
+                continue
+            model = next(
+                (r for r in rows if r.get("real") == "model" and r.get("variant") == row["variant"]), None
+            )
+            if decode is not None and model is not None:
+                # The model rate is views/s; a painting costs `views` of them.
+                per_painting = model["value"] / row["views"]
+                bound = stage_bound(decode["value"], per_painting, self.cores)
+                row.update(bound=bound, bound_fraction=row["value"] / bound if bound else None)
+                row.update(decode_per_core=decode["value"], model_rate=per_painting)
+                effective = self.effective_cores
+                if effective and effective < 0.9 * self.cores:
+                    bound_effective = stage_bound(decode["value"], per_painting, effective)
+                    row["effective_cores"] = effective
+                    row["bound_effective"] = bound_effective
+                    row["bound_effective_fraction"] = row["value"] / bound_effective
+            if usual is not None:
+                row["vs_usual"] = row["value"] / usual["value"]
+
     # --- derived figures ------------------------------------------------------------------
 
     def derive(self) -> None:
@@ -399,6 +560,7 @@ class _Suite:
                 row["model_rate"] = model["value"]
             if usual is not None:
                 row["vs_usual"] = row["value"] / usual["value"]
+        self.derive_real()
         engine = next((r for r in self.rows if r.get("engine") == "painter-match"), None)
         pandas = next((r for r in self.rows if r.get("engine") == "pandas"), None)
         if engine and pandas:
@@ -423,6 +585,8 @@ class _Suite:
             self.embed(prepared)
         if prepared and "usual" in stages:
             self.usual(prepared)
+        if "real" in stages:
+            self.real()
         if "score" in stages:
             self.score(prepared["embedding_dim"] if prepared else o.embedding_dim)
         self.derive()

@@ -20,6 +20,10 @@ REFERENCE_VS_PLAIN = 2.0
 EMBED_VS_USUAL_FP32 = 2.0
 EMBED_VS_USUAL_INT8 = 3.0
 BOUND_FRACTION = 0.85
+# The default real-paintings model (issue 16): end to end against the usual way on the same views,
+# and what int8 may cost in held-out AUC for the speed it buys.
+REAL_VS_USUAL_FP32 = 3.0
+REAL_INT8_AUC_DRIFT = 0.005
 
 
 @dataclass
@@ -115,6 +119,47 @@ def evaluate(rows: Sequence[dict[str, Any]]) -> list[Target]:
         )
     )
     targets.append(_reference_target(rows, engine))
+    targets.extend(_real_targets(rows))
+    return targets
+
+
+def _real_targets(rows: Sequence[dict[str, Any]]) -> list[Target]:
+    """The default real-paintings model: vs the usual way (fp32), its stage bound, int8's AUC drift."""
+    usual = _find(rows, stage="real", real="usual")
+    fp32 = _find(rows, stage="real", real="embed", variant="fp32")
+    ratio = fp32["value"] / usual["value"] if fp32 and usual else None
+    targets = [
+        Target(
+            "real model embed fp32 / usual way (same views)",
+            ratio,
+            f">= {REAL_VS_USUAL_FP32:g}x",
+            _verdict(None if ratio is None else ratio >= REAL_VS_USUAL_FP32),
+            fp32.get("source", "") if fp32 else "",
+        )
+    ]
+    for variant in ("fp32", "int8"):
+        embed = _find(rows, stage="real", real="embed", variant=variant)
+        fraction = embed.get("bound_fraction") if embed else None
+        targets.append(
+            Target(
+                f"real model embed {variant} / its stage bound",
+                fraction,
+                f">= {BOUND_FRACTION:.0%}",
+                _verdict(None if fraction is None else fraction >= BOUND_FRACTION),
+                f"bound {embed['bound']:.1f} paintings/s" if embed and embed.get("bound") else "",
+            )
+        )
+    drift = _find(rows, stage="real", name="int8 AUC drift, held-out artists")
+    value = drift.get("value") if drift else None
+    targets.append(
+        Target(
+            "real model int8 AUC drift, held-out artists",
+            value,
+            f"|drift| <= {REAL_INT8_AUC_DRIFT:g}",
+            _verdict(None if value is None else abs(value) <= REAL_INT8_AUC_DRIFT),
+            drift.get("source", "") if drift else "",
+        )
+    )
     return targets
 
 

@@ -5,7 +5,10 @@ the standard transforms (``Resize`` of the shorter side, ``CenterCrop``, ``ToTen
 ``DataLoader`` with one worker process per core and the default batch size painter-match uses, and
 the eager encoder under ``torch.inference_mode()`` with torch's default threads. The encoder
 normalises its own input, which is the ``Normalize`` transform a user would add. Nothing here is
-tuned: that is the point of the comparison.
+tuned: that is the point of the comparison. With ``crops`` (a model whose view policy has crops)
+the transform also makes painter-match's crops the usual way (a second ``Resize`` of the full-size
+image to the crop scale, then a crop per grid cell) and the painting's embedding is the mean of
+its views', as painter-match computes it.
 """
 
 from __future__ import annotations
@@ -23,6 +26,30 @@ def usual_transform(size: int) -> Any:
     return transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor()])
 
 
+class ViewsTransform:
+    """The global view and ``crops`` crops of one painting, as a float tensor ``[1 + crops, 3, S, S]``.
+
+    A class, not a closure, so DataLoader worker processes can pickle it.
+    """
+
+    def __init__(self, size: int, crops: int, crop_scale: float) -> None:
+        self.size, self.crops, self.crop_scale = size, crops, crop_scale
+        self.global_view = usual_transform(size)
+
+    def __call__(self, image: Any) -> Any:
+        import torch
+        from torchvision.transforms import functional
+
+        from painter_match.data.views import Views, crop_boxes, crop_side
+
+        side = crop_side(self.size, Views(crops=self.crops, crop_scale=self.crop_scale))
+        large = functional.resize(image, side)
+        views = [self.global_view(image)]
+        for left, top, right, bottom in crop_boxes(self.crops, large.width, large.height, self.size):
+            views.append(functional.to_tensor(functional.crop(large, top, left, bottom - top, right - left)))
+        return torch.stack(views)
+
+
 def measure(
     root: str,
     eager: str,
@@ -31,12 +58,16 @@ def measure(
     workers: int,
     warmup: int,
     repeats: int,
+    crops: int = 0,
+    crop_scale: float = 2.0,
 ) -> dict[str, Any]:
     """Embed every image under ``root`` the usual way; median seconds per pass over the folder.
 
     Each pass builds the ``DataLoader`` anew (its worker processes start each time, as they do for
     a script run once per folder); the model is built once, outside the timing. The peak RSS is
-    the main process's; each worker process holds its own decoded batches on top of it.
+    the main process's; each worker process holds its own decoded batches on top of it. With
+    ``crops`` every painting is ``1 + crops`` views (`ViewsTransform`), all of a batch in one
+    forward pass, and its embedding the mean of its views'.
     """
     import statistics
 
@@ -47,7 +78,8 @@ def measure(
     from bench.networks import load_eager
 
     model = load_eager(eager)
-    dataset = ImageFolder(root, transform=usual_transform(size))
+    transform = usual_transform(size) if crops == 0 else ViewsTransform(size, crops, crop_scale)
+    dataset = ImageFolder(root, transform=transform)
     count = len(dataset)
 
     def one_pass() -> int:
@@ -55,7 +87,12 @@ def measure(
         seen = 0
         with torch.inference_mode():
             for images, _ in loader:
-                model(images)
+                if crops:
+                    count_views = images.shape[1]
+                    out = model(images.flatten(0, 1))
+                    out.view(len(images), count_views, -1).mean(dim=1)
+                else:
+                    model(images)
                 seen += len(images)
         return seen
 
@@ -72,6 +109,8 @@ def measure(
         "name": f"usual way fp32 eager (DataLoader x{workers})",
         "value": count / median,
         "unit": "images/s",
+        "views": 1 + crops,
+        "views_per_s": count * (1 + crops) / median,
         "images": count,
         "median_s": median,
         "times_s": times,

@@ -16,7 +16,7 @@ import pytest
 
 from bench.__main__ import main
 from bench.embed_e2e import stage_bound
-from bench.suite import STAGES, parse_stages
+from bench.suite import SMOKE, STAGES, parse_stages
 from bench.targets import KAGGLE_PAIRS, evaluate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,6 +141,10 @@ def test_targets_read_the_rows() -> None:
         "score 21.9M pairs: peak RSS (MB)": "met",
         "score: speed-up over pandas": "not met",
         "score --reference / plain score": "not measured",
+        "real model embed fp32 / usual way (same views)": "not measured",
+        "real model embed fp32 / its stage bound": "not measured",
+        "real model embed int8 / its stage bound": "not measured",
+        "real model int8 AUC drift, held-out artists": "not measured",
     }
     reference = {
         "stage": "score",
@@ -186,9 +190,125 @@ def test_quick_bench_measures_every_stage(tmp_path: Path) -> None:
     assert document["stages"] == list(STAGES)
     assert not document["errors"]
     for row in document["rows"]:
+        if row.get("unit") == "AUC":  # int8's AUC drift: a difference, not a rate
+            continue
         assert row["value"] > 0, row
         assert row["peak_rss_mb"] > 0, row
     embed = [r for r in document["rows"] if r["stage"] == "embed"]
     assert {r["variant"] for r in embed} >= {"fp32", "int8"}
     assert all(r["bound"] > 0 and r["vs_usual"] > 0 for r in embed)
-    assert len(document["targets"]) == 7
+    assert len(document["targets"]) == 12
+
+
+def _real_rows() -> list[dict]:
+    """The rows of a ``real`` stage, as `bench.suite` makes them, before the derived figures."""
+    rows: list[dict] = [
+        {
+            "stage": "real",
+            "real": "decode mix",
+            "name": "decode mix",
+            "value": 20.0,
+            "unit": "paintings/s/core",
+        },
+        {"stage": "real", "real": "usual", "name": "usual way", "value": 5.0, "unit": "paintings/s"},
+        {"stage": "real", "name": "int8 AUC drift, held-out artists", "value": -0.0011, "unit": "AUC"},
+    ]
+    for variant, model_rate, value in (("fp32", 300.0, 17.0), ("int8", 600.0, 20.0)):
+        rows.append({"stage": "real", "real": "model", "variant": variant, "value": model_rate})
+        rows.append({"stage": "real", "real": "embed", "variant": variant, "value": value, "views": 10})
+    return rows
+
+
+def test_real_rows_derive_bound_and_ratio_per_painting() -> None:
+    from bench.suite import Options, _Suite
+
+    suite = _Suite(Options(settings=SMOKE))
+    suite.cores = 2
+    suite.rows = _real_rows()
+    suite.derive_real()
+    embed = {r["variant"]: r for r in suite.rows if r.get("real") == "embed"}
+    # 10 views a painting: the model's 300 views/s are 30 paintings/s.
+    assert embed["fp32"]["model_rate"] == pytest.approx(30.0)
+    assert embed["fp32"]["bound"] == pytest.approx(stage_bound(20.0, 30.0, 2))
+    assert embed["fp32"]["bound_fraction"] == pytest.approx(17.0 / stage_bound(20.0, 30.0, 2))
+    assert embed["int8"]["vs_usual"] == pytest.approx(4.0)
+    verdicts = {t.name: t for t in evaluate(suite.rows)}
+    assert verdicts["real model embed fp32 / usual way (same views)"].status == "met"  # 3.4x
+    assert verdicts["real model embed fp32 / usual way (same views)"].measured == pytest.approx(3.4)
+    assert verdicts["real model embed int8 / its stage bound"].status in ("met", "not met")
+    assert verdicts["real model int8 AUC drift, held-out artists"].status == "met"
+    suite.rows[2]["value"] = 0.006
+    assert {t.name: t.status for t in evaluate(suite.rows)}[
+        "real model int8 AUC drift, held-out artists"
+    ] == ("not met")
+    statuses = {t.name: t.status for t in evaluate([])}
+    assert all(statuses[name] == "not measured" for name in statuses if name.startswith("real model"))
+
+
+def test_auc_drift_reads_the_fold_runs_else_labels_the_model_card(tmp_path: Path) -> None:
+    from bench.real import auc_drift
+
+    repo, shared = tmp_path / "repo", tmp_path / "shared"
+    card = repo / "painter_match" / "models" / "MODEL_CARD.md"
+    card.parent.mkdir(parents=True)
+    card.write_text("It differs from the fp32 model by -0.0011 mean (from -0.0024 to +0.0004 a fold) AUC.\n")
+    stated = auc_drift(repo, shared)
+    assert stated["value"] == pytest.approx(-0.0011) and stated["source"].startswith("model card")
+    for k, (fp32, int8) in enumerate([(0.90, 0.899), (0.88, 0.883)]):
+        run = repo / "runs" / f"real-fold{k}"
+        run.mkdir(parents=True)
+        (run / "evaluate.json").write_text(json.dumps({"roc_auc": fp32}))
+        (run / "evaluate-int8.json").write_text(json.dumps({"roc_auc": int8}))
+    assert auc_drift(repo, shared)["source"].startswith("model card")  # no shared data: not measured
+    for name in ("wikiart-224", "real-paintings-128"):
+        (shared / name).mkdir(parents=True)
+    measured = auc_drift(repo, shared)
+    assert measured["value"] == pytest.approx(0.001) and measured["folds"] == 2
+    assert measured["source"].startswith("measured")
+    card.unlink()
+    assert auc_drift(tmp_path / "empty", shared)["value"] is None
+
+
+@pytest.mark.slow
+def test_real_stage_rows_at_tiny_sizes(tmp_path: Path) -> None:
+    """The ``real`` stage end to end on a tiny default model and twin: every row and target is there."""
+    from bench import data
+    from bench.networks import prepare
+
+    work = tmp_path / "work"
+    calibration = [str(p) for paths in data.realistic_images(work, 1).values() for p in paths]
+    made = prepare(str(work), "compact", 32, 16, calibration)
+    out = tmp_path / "bench.json"
+    argv = ["--smoke", "--stage", "real", "--workdir", str(work), "--json", str(out), "-q"]
+    argv += ["--real-model", made["variants"]["int8"], "--real-twin", made["variants"]["fp32"]]
+    assert main(argv) == 0
+    document = json.loads(out.read_text())
+    assert document["stages"] == ["real"] and not document["errors"]
+    rows = document["rows"]
+    kinds = sorted(r.get("real", "drift") for r in rows)
+    assert kinds == ["decode"] * 3 + ["decode mix", "drift", "embed", "embed", "model", "model", "usual"]
+    embed = {r["variant"]: r for r in rows if r.get("real") == "embed"}
+    assert set(embed) == {"fp32", "int8"}
+    for row in embed.values():
+        assert row["unit"] == "paintings/s" and row["views"] == 1
+        assert row["value"] > 0 and row["views_per_s"] == pytest.approx(row["value"])
+        assert row["bound"] > 0 and row["bound_fraction"] > 0 and row["vs_usual"] > 0
+        assert row["peak_rss_mb"] > 0
+    assert embed["fp32"]["source"] == "fp32 twin fp32.onnx" and embed["int8"]["source"] == "given"
+    targets = {t["name"]: t for t in document["targets"] if t["name"].startswith("real model")}
+    assert len(targets) == 4
+    assert all(t["status"] in ("met", "not met") for t in targets.values())
+
+
+def test_usual_way_makes_the_same_views_as_painter_match() -> None:
+    pytest.importorskip("torchvision")
+    import numpy as np
+    from PIL import Image
+
+    from bench.usual_way import ViewsTransform
+
+    rng = np.random.default_rng(0)
+    image = Image.fromarray(rng.integers(0, 256, (120, 180, 3), dtype=np.uint8))
+    views = ViewsTransform(32, 4, 2.0)(image)
+    assert tuple(views.shape) == (5, 3, 32, 32)
+    assert float(views.min()) >= 0.0 and float(views.max()) <= 1.0

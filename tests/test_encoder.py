@@ -90,3 +90,22 @@ def test_bad_settings_are_value_errors(model: LoadedModel) -> None:
             OnnxEncoder(model, **kwargs)  # type: ignore[arg-type]
     vectors, failures = OnnxEncoder(model).encode([])
     assert vectors.shape == (0, 16) and failures == []
+
+
+def test_all_views_of_a_batch_go_to_the_model_in_one_call(model: LoadedModel, images: list[Path]) -> None:
+    calls: list[int] = []
+
+    class Counting:
+        """The model, counting the rows of every call."""
+
+        info, path = model.info, model.path
+
+        def run(self, pixels: np.ndarray) -> np.ndarray:
+            calls.append(len(pixels))
+            return model.run(pixels)
+
+    good = [p for p in images if p.name != "bad.jpg"][:6]
+    encoder = OnnxEncoder(Counting(), views=Views(crops=3), batch_size=4, workers=2)  # type: ignore[arg-type]
+    vectors, failures = encoder.encode(good)
+    assert not failures and vectors.shape == (6, 16)
+    assert calls == [4 * 4, 2 * 4]  # one call a batch, every view of its paintings in it

@@ -76,3 +76,28 @@ def test_unreadable_file_raises_image_load_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not an image")
     with pytest.raises(ImageLoadError):
         view_pixels(bad, 32, Views(crops=2))
+
+
+def test_crops_are_cut_from_one_resize_and_none_at_the_crop_scale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import painter_match.data.views as views_module
+
+    sizes: list[int] = []
+    real_resize = views_module.resize_shorter_side
+
+    def counting(image: Image.Image, size: int) -> Image.Image:
+        sizes.append(size)
+        return real_resize(image, size)
+
+    monkeypatch.setattr(views_module, "resize_shorter_side", counting)
+    policy = Views(crops=4, crop_scale=2.0)
+    # One decode, one resize to the crop scale (shared by every crop), one to the global view.
+    assert view_pixels(_painting(tmp_path / "a.png", 180, 120), 32, policy).shape == (5, 32, 32, 3)
+    assert sorted(sizes) == [32, 64]
+    # The file is already at the crop scale (shorter side 64): the crops are its pixels, unresampled.
+    exact = _painting(tmp_path / "b.png", 96, 64, seed=1)
+    out = view_pixels(exact, 32, policy)
+    pixels = np.asarray(Image.open(exact).convert("RGB"))
+    for view, (left, top, right, bottom) in zip(out[1:], crop_boxes(4, 96, 64, 32)):
+        np.testing.assert_array_equal(view, pixels[top:bottom, left:right])
