@@ -7,6 +7,7 @@ torch)::
     model = painter_match.load()                 # or load("path.onnx", provider="cuda")
     vectors = model.embed(["a.jpg", "b.jpg"])    # float32 [N, D], L2-normalised
     p = model.same_artist("a.jpg", "b.jpg")      # calibrated probability
+    p = model.same_artist("a.jpg", "b.jpg", reference="ref.npz")  # with a labelled reference set
     model.embed_folder("scans/", "scans.npz")    # what `painter-match embed` does, resumable
     painter_match.score_pairs("pairs.csv", "submission.csv", names=..., vectors=..., calibration=...)
 
@@ -34,6 +35,13 @@ if TYPE_CHECKING:
     from painter_match.inference.folder import EmbedFolderResult, embed_folder
     from painter_match.inference.model import ModelChoice, ModelError, ModelInfo, resolve_model
     from painter_match.inference.neighbours import ArtistVote, Neighbour, artist_vote, nearest, read_labels
+    from painter_match.inference.reference_fit import fit_reference
+    from painter_match.inference.reference_set import (
+        Reference,
+        build_reference,
+        load_reference,
+        save_reference,
+    )
     from painter_match.inference.scoring import ScoreSummary, score_pairs, unique_images
     from painter_match.inference.similarity import pairwise_cosine
 
@@ -55,6 +63,11 @@ _WHERE = {
     "ScoreSummary": "painter_match.inference.scoring",
     "unique_images": "painter_match.inference.scoring",
     "pairwise_cosine": "painter_match.inference.similarity",
+    "Reference": "painter_match.inference.reference_set",
+    "build_reference": "painter_match.inference.reference_set",
+    "fit_reference": "painter_match.inference.reference_fit",
+    "save_reference": "painter_match.inference.reference_set",
+    "load_reference": "painter_match.inference.reference_set",
     "nearest": "painter_match.inference.neighbours",
     "artist_vote": "painter_match.inference.neighbours",
     "read_labels": "painter_match.inference.neighbours",
@@ -91,6 +104,11 @@ __all__ = [
     "ScoreSummary",
     "unique_images",
     "pairwise_cosine",
+    "Reference",
+    "build_reference",
+    "fit_reference",
+    "save_reference",
+    "load_reference",
     "nearest",
     "artist_vote",
     "read_labels",

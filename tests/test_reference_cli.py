@@ -237,3 +237,58 @@ def test_verify_prints_top_artists_and_leaves_itself_out(
     )
     errors = [line for line in err.splitlines() if "error" in line]
     assert code == 1 and len(errors) == 1 and "made from the embeddings of model" in errors[0]
+
+
+def test_the_api_scores_with_the_reference_as_the_cli_does(
+    scene: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    import painter_match
+
+    root = scene["root"]
+    embeddings = painter_match.load_embeddings(scene["test"])
+    reference = painter_match.load_reference(scene["ref"], source=embeddings.source.identity, fitted=True)
+    summary = painter_match.score_pairs(
+        root / "pairs.csv",
+        root / "api.csv",
+        names=embeddings.paths,
+        vectors=embeddings.vectors,
+        calibration=embeddings.source.info.calibration,
+        reference=reference,
+        quiet=True,
+    )
+    assert summary.pairs == 3
+    base = ["score", str(root / "pairs.csv"), "--embeddings", str(scene["test"]), "-q"]
+    assert _run([*base, "-o", str(root / "cli.csv"), "--reference", str(scene["ref"])], capsys)[0] == 0
+    api, cli = _scores(root / "api.csv"), _scores(root / "cli.csv")
+    assert api[:2] == cli[:2] and api[0] > 0.9 and api[1] < 0.2  # e.jpg's file digest only the CLI has
+
+
+def test_model_same_artist_takes_a_reference(tmp_path: Path) -> None:
+    import painter_match
+
+    model_file = write_tiny_model(tmp_path / "tiny.onnx", info=tiny_info())
+    rng = np.random.default_rng(1)
+    tree = tmp_path / "train"
+    for artist in ("anna", "ben"):
+        (tree / artist).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)).save(
+                tree / artist / f"{i}.png"
+            )
+    model = painter_match.load(model_file)
+    paths = [p.relative_to(tree).as_posix() for p in sorted(tree.rglob("*.png"))]
+    vectors = model.embed([tree / p for p in paths])
+    source = EmbeddingSource(model.info, model.info.views)
+    embeddings = Embeddings(paths=paths, vectors=vectors, source=source, root=str(tree))
+    labels = {p: p.split("/")[0] for p in paths}
+    reference = build_reference(embeddings, labels).fitted(replace(TRUSTING, near_duplicate=1.5), None)
+    save_reference(tmp_path / "ref.npz", reference)
+    a, b = tree / "anna" / "0.png", tree / "ben" / "0.png"
+    by_file = model.same_artist(a, b, reference=tmp_path / "ref.npz")
+    assert 0.0 <= by_file <= 1.0 and by_file == pytest.approx(model.same_artist(a, b, reference=reference))
+    assert model.same_artist(a, b) == pytest.approx(
+        model.info.calibration.probability(model.similarity(a, b))
+    )
+    foreign = replace(reference, source="another model")
+    with pytest.raises(painter_match.DataError, match="made from the embeddings of model"):
+        model.same_artist(a, b, reference=foreign)

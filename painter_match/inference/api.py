@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from painter_match.inference.encoder import DEFAULT_BATCH_SIZE, OnnxEncoder
 from painter_match.inference.folder import EmbedFolderResult, embed_folder
 from painter_match.inference.model import LoadedModel, ModelInfo, open_model
 from painter_match.progress import progress_bar
+
+if TYPE_CHECKING:
+    from painter_match.inference.reference_set import Reference
 
 
 class Model:
@@ -107,13 +111,39 @@ class Model:
         first, second = self.embed([a, b], workers=2)
         return float(np.dot(first, second))
 
-    def same_artist(self, a: str | Path, b: str | Path) -> float:
-        """The calibrated probability that two paintings share an artist (what ``verify`` prints).
+    def same_artist(
+        self, a: str | Path, b: str | Path, *, reference: Reference | str | Path | None = None
+    ) -> float:
+        """The probability that two paintings share an artist (what ``verify`` prints).
+
+        Args:
+            a, b: the two image files.
+            reference: a labelled reference set (`painter_match.load_reference`, or its file) made
+                with this model (``painter-match reference``): the pair is then scored by its fitted
+                pair model, from the cosine and each painting's nearest reference artists, as
+                ``verify --reference`` does; a reference painting that is ``a`` or ``b`` itself is
+                not evidence for it. None: the model's calibrated cosine.
 
         Raises:
             ImageLoadError: either file cannot be decoded.
+            DataError: the reference was made by another model, or is not fitted.
         """
-        return float(self.info.calibration.probability(self.similarity(a, b)))
+        if reference is None:
+            return float(self.info.calibration.probability(self.similarity(a, b)))
+        from painter_match.inference.embeddings import EmbeddingSource
+        from painter_match.inference.reference import verify_with_reference
+        from painter_match.inference.reference_set import check_reference, file_digest, load_reference
+
+        identity = EmbeddingSource(self.info, self.info.views).identity
+        if isinstance(reference, (str, Path)):
+            reference = load_reference(reference, source=identity, fitted=True)
+        else:
+            check_reference(reference, identity, "the reference")
+        first, second = self.embed([a, b], workers=2)
+        probability, _ = verify_with_reference(
+            first, second, reference, digests=[file_digest(a), file_digest(b)]
+        )
+        return probability
 
     def embed_folder(
         self,

@@ -438,15 +438,28 @@ def load_reference(path: str | Path, *, source: str | None = None, fitted: bool 
             made by another model than ``source``, or (with ``fitted``) not fitted.
     """
     reference = _read_reference(Path(path))
-    if source is not None and reference.source != source:
+    if source is not None:
+        check_reference(reference, source, str(path), fitted=fitted)
+    elif fitted:
+        check_reference(reference, reference.source, str(path))
+    return reference
+
+
+def check_reference(reference: Reference, source: str, name: str, *, fitted: bool = True) -> None:
+    """Refuse a reference made by another model and views than ``source``, or (with ``fitted``) one
+    without a fitted pair model.
+
+    Raises:
+        DataError: naming ``name`` (the file, or what the caller calls it) and both identities.
+    """
+    if reference.source != source:
         raise DataError(
-            f"{path} was made from the embeddings of model {reference.source or 'unknown'}, not of "
+            f"{name} was made from the embeddings of model {reference.source or 'unknown'}, not of "
             f"{source} that embeds these paintings; make the reference again with this model "
             "(painter-match embed, then painter-match reference)"
         )
     if fitted and reference.combiner is None:
-        raise DataError(f"{path} holds no fitted pair model; make it with painter-match reference")
-    return reference
+        raise DataError(f"{name} holds no fitted pair model; make it with painter-match reference")
 
 
 def _read_reference(path: Path) -> Reference:

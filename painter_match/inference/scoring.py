@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +50,9 @@ from painter_match.inference.pipeline import BackgroundWriter, prefetched
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
 from painter_match.progress import progress_bar
+
+if TYPE_CHECKING:
+    from painter_match.inference.reference_set import Reference
 
 SUBMISSION_HEADER = "index,sameArtist"
 
@@ -172,6 +175,8 @@ def score_pairs(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     quiet: bool = False,
     pair_probability: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    reference: Reference | None = None,
+    query_digests: Sequence[str | None] | None = None,
 ) -> ScoreSummary:
     """Score every pair of a Kaggle pairs file and write ``index,sameArtist`` in input order.
 
@@ -195,6 +200,13 @@ def score_pairs(
             two rows of ``vectors`` of each pair (e.g. `reference.score_pairs_with_reference`
             bound to the paintings' evidence); it sees one block at a time, so memory still
             follows the block, and pairs with a missing image still get ``fill_value``.
+        reference: a fitted labelled reference set (`reference_set.load_reference`) made by the
+            model that made ``vectors`` (the caller checks that: ``load_reference(path,
+            source=embeddings.source.identity)``): each pair is scored from its cosine and the
+            two paintings' nearest reference artists (`reference.score_pairs_with_reference`),
+            as ``score --reference`` does. Not with ``pair_probability``.
+        query_digests: with ``reference``, each name's file digest (`reference_set.file_digest`)
+            so that a painting whose very file is in the reference is not evidence for itself.
 
     Returns:
         A :class:`ScoreSummary`.
@@ -214,6 +226,10 @@ def score_pairs(
         raise ValueError(f"fill_value must be a probability in [0, 1], got {fill_value}")
     path, target = Path(pairs_csv), Path(out_csv)
     table = _EmbeddingTable(names, vectors)
+    if reference is not None:
+        if pair_probability is not None:
+            raise ValueError("give reference or pair_probability, not both")
+        pair_probability = _reference_scorer(table.vectors, reference, query_digests)
     lookup = _NameLookup(path, table, missing)
     scores_by_index = None
     labels = None
@@ -276,6 +292,22 @@ def score_pairs(
         auc=auc,
         auc_pairs=auc_pairs,
     )
+
+
+def _reference_scorer(
+    vectors: np.ndarray, reference: Reference, query_digests: Sequence[str | None] | None
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    from painter_match.inference.reference import query_evidence, score_pairs_with_reference
+
+    combiner = reference.combiner
+    if combiner is None:
+        raise ValueError("the reference has no fitted pair model; fit it (reference_fit.fit_reference)")
+    evidence = query_evidence(vectors, reference, query_digests=query_digests)
+
+    def scorer(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        return score_pairs_with_reference(first, second, evidence, combiner)
+
+    return scorer
 
 
 class _EmbeddingTable:
