@@ -82,7 +82,18 @@ def test_a_fresh_non_editable_install_embeds_with_no_model(tmp_path: Path) -> No
     """
     wheels = tmp_path / "wheels"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(ROOT)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(ROOT),
+        ],
         capture_output=True,
         text=True,
         timeout=300,
@@ -103,7 +114,15 @@ def test_a_fresh_non_editable_install_embeds_with_no_model(tmp_path: Path) -> No
     folder = _paintings(tmp_path / "scans", count=2)
     env = {k: v for k, v in os.environ.items() if k not in {MODEL_ENV, "PYTHONPATH"}}
     done = subprocess.run(
-        [str(venv / "bin" / "python"), "-m", "painter_match", "embed", str(folder), "-o", str(tmp_path / "out.npz")],
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "painter_match",
+            "embed",
+            str(folder),
+            "-o",
+            str(tmp_path / "out.npz"),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
