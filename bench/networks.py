@@ -1,9 +1,9 @@
 """The models the bench runs: painter-match ONNX files (fp32, int8) and the same network in eager PyTorch.
 
 By default the bench makes its own: a freshly initialised (untrained) encoder of a backbone, exported
-with the export library (`painter_match.export.graph.export_onnx`, the contract attached with
-`painter_match.export.metadata.attach`) and quantized with its int8 recipe
-(`painter_match.export.variants.quantize_int8`,
+with the export library (`painter_match.train.export.graph.export_onnx`, the contract attached with
+`painter_match.train.export.metadata.attach`) and quantized with its int8 recipe
+(`painter_match.train.export.variants.quantize_int8`,
 calibrated on the bench's own JPEGs). Throughput does not depend on training, and this way
 ``python -m bench`` works from a fresh clone. The encoder's weights are saved beside the ONNX files,
 so the usual way runs exactly the network painter-match runs. With ``--model`` the given file is the
@@ -76,7 +76,7 @@ def onnx_flops(path: str | Path) -> float:
 
 
 def _fresh_info(encoder: Any, variant: str) -> Any:
-    from painter_match.export.metadata import versions
+    from painter_match.train.export.metadata import versions
     from painter_match.inference.calibration import Calibration
     from painter_match.inference.model import ModelInfo
 
@@ -131,9 +131,9 @@ def prepare(
     import onnx
     import torch
 
-    from painter_match.export.graph import export_onnx
-    from painter_match.export.metadata import attach
-    from painter_match.export.variants import convert_fp16, quantize_int8
+    from painter_match.train.export.graph import export_onnx
+    from painter_match.train.export.metadata import attach
+    from painter_match.train.export.variants import convert_fp16, quantize_int8
     from painter_match.inference.model import open_model
     from painter_match.train.backbones import build_encoder, encoder_config
 

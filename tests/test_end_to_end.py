@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch", reason="the end-to-end test trains and expo
 from painter_match.cli import main  # noqa: E402
 from painter_match.data.images import load_pixels  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
-from painter_match.export import export_model  # noqa: E402
+from painter_match.train.export import export_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint  # noqa: E402
 
 

@@ -19,14 +19,14 @@ onnx = pytest.importorskip("onnx", reason="export needs the [train] extra (onnx)
 pytest.importorskip("onnxscript", reason="torch's ONNX exporter needs onnxscript ([train] extra)")
 
 
-import painter_match.export as export_pkg  # noqa: E402
+import painter_match.train.export as export_pkg  # noqa: E402
 from painter_match.commands.export import main  # noqa: E402
 from painter_match.data.catalogue import artist_digest  # noqa: E402
 from painter_match.data.images import find_images, load_pixels  # noqa: E402
 from painter_match.data.views import Views  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
-from painter_match.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
-from painter_match.export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
+from painter_match.train.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
+from painter_match.train.export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 from painter_match.inference.model import METADATA_KEY, ModelError, open_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 

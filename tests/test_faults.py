@@ -383,13 +383,13 @@ from pathlib import Path
 def slow(*args, **kwargs):
     Path({marker!r}).touch()
     time.sleep(120)
-package = types.ModuleType("painter_match.export")
+package = types.ModuleType("painter_match.train.export")
 package.__path__ = [{folder!r}]
 package.export_model = slow
-sys.modules["painter_match.export"] = package
-graph = types.ModuleType("painter_match.export.graph")
+sys.modules["painter_match.train.export"] = package
+graph = types.ModuleType("painter_match.train.export.graph")
 graph.OPSET = 18
-sys.modules["painter_match.export.graph"] = graph
+sys.modules["painter_match.train.export.graph"] = graph
 from export.__main__ import main
 sys.exit(main({argv!r}))
 """

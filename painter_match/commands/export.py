@@ -1,4 +1,4 @@
-"""``painter-match export CHECKPOINT -o OUT.onnx [--int8 | --fp16]``: the command over `painter_match.export`.
+"""``painter-match export CHECKPOINT -o OUT.onnx [--int8 | --fp16]``: the command over `painter_match.train.export`.
 
 The same options are the repository's ``python -m export`` (`main`, with its own program name),
 which `make export` runs. Known failures (a bad checkpoint, missing data, a failed check, an
@@ -117,8 +117,8 @@ def run(args: argparse.Namespace) -> int:
                 inputs=[("checkpoint", args.checkpoint)],
                 make_folder=True,
             )
-            library = import_training("painter_match.export")
-            graph = import_training("painter_match.export.graph")
+            library = import_training("painter_match.train.export")
+            graph = import_training("painter_match.train.export.graph")
             report = library.export_model(
                 args.checkpoint,
                 args.output,

@@ -1,13 +1,13 @@
 """Export: a trainer checkpoint becomes one self-describing, verified ONNX model file (a library).
 
 `export_model` restores the encoder (`painter_match.train.checkpoint.Checkpoint`), exports it
-behind a wrapper that takes decoded uint8 NHWC pixels (`painter_match.export.graph`), writes the
-model contract into its metadata (`painter_match.export.metadata`), and proves the result before
+behind a wrapper that takes decoded uint8 NHWC pixels (`painter_match.train.export.graph`), writes the
+model contract into its metadata (`painter_match.train.export.metadata`), and proves the result before
 it is moved into place: ``onnx.checker``, the contract re-read by
 `painter_match.inference.model.open_model`, and ONNX Runtime vs PyTorch on real paintings at
-batch sizes 1 and 7 (`painter_match.export.parity`). The int8 and fp16 variants are made from the
-checked fp32 model (`painter_match.export.variants`), and what each costs in validation AUC is
-measured on the validation pairs stored in the checkpoint (`painter_match.export.auc`) and
+batch sizes 1 and 7 (`painter_match.train.export.parity`). The int8 and fp16 variants are made from the
+checked fp32 model (`painter_match.train.export.variants`), and what each costs in validation AUC is
+measured on the validation pairs stored in the checkpoint (`painter_match.train.export.auc`) and
 stored in the model. All work happens in a temporary folder beside the target
 (`painter_match.atomic.scratch_folder`, removed by the next export of the same target if this
 one is killed), so a failed export never leaves a file, whole or broken, at the target path.
@@ -29,12 +29,12 @@ import onnx
 from painter_match import atomic
 from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError, PainterMatchError
-from painter_match.export import metadata
-from painter_match.export.auc import pair_auc
-from painter_match.export.data import folder_images, load_images, training_images, validation_pairs
-from painter_match.export.graph import OPSET, check, export_onnx
-from painter_match.export.parity import FP32_TOLERANCE, PARITY_BATCHES, compare
-from painter_match.export.variants import convert_fp16, quantize_int8
+from painter_match.train.export import metadata
+from painter_match.train.export.auc import pair_auc
+from painter_match.train.export.data import folder_images, load_images, training_images, validation_pairs
+from painter_match.train.export.graph import OPSET, check, export_onnx
+from painter_match.train.export.parity import FP32_TOLERANCE, PARITY_BATCHES, compare
+from painter_match.train.export.variants import convert_fp16, quantize_int8
 from painter_match.inference.model import VARIANTS, LoadedModel, open_model
 from painter_match.train.checkpoint import Checkpoint
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from painter_match.export.graph import PixelEncoder
+from painter_match.train.export.graph import PixelEncoder
 from painter_match.train.backbones import Encoder
 
 # fp32 ONNX Runtime vs fp32 PyTorch on the CPU: both compute in float32, differing only in
