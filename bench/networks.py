@@ -76,9 +76,9 @@ def onnx_flops(path: str | Path) -> float:
 
 
 def _fresh_info(encoder: Any, variant: str) -> Any:
-    from painter_match.train.export.metadata import versions
     from painter_match.inference.calibration import Calibration
     from painter_match.inference.model import ModelInfo
+    from painter_match.train.export.metadata import versions
 
     return ModelInfo(
         input_size=int(encoder.input_size),
@@ -131,11 +131,11 @@ def prepare(
     import onnx
     import torch
 
+    from painter_match.inference.model import open_model
+    from painter_match.train.backbones import build_encoder, encoder_config
     from painter_match.train.export.graph import export_onnx
     from painter_match.train.export.metadata import attach
     from painter_match.train.export.variants import convert_fp16, quantize_int8
-    from painter_match.inference.model import open_model
-    from painter_match.train.backbones import build_encoder, encoder_config
 
     if model is not None:
         loaded = open_model(model, provider="cpu")

@@ -18,8 +18,8 @@ torch = pytest.importorskip("torch", reason="the end-to-end test trains and expo
 from painter_match.cli import main  # noqa: E402
 from painter_match.data.images import load_pixels  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
-from painter_match.train.export import export_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint  # noqa: E402
+from painter_match.train.export import export_model  # noqa: E402
 
 
 def _torch_embedding(encoder: torch.nn.Module, path: Path, size: int) -> np.ndarray | None:

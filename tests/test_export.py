@@ -25,10 +25,10 @@ from painter_match.data.catalogue import artist_digest  # noqa: E402
 from painter_match.data.images import find_images, load_pixels  # noqa: E402
 from painter_match.data.views import Views  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
-from painter_match.train.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
-from painter_match.train.export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 from painter_match.inference.model import METADATA_KEY, ModelError, open_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
+from painter_match.train.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
+from painter_match.train.export.parity import FP32_TOLERANCE, Parity, torch_embeddings  # noqa: E402
 
 
 @pytest.fixture(scope="module")

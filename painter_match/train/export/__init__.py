@@ -29,14 +29,14 @@ import onnx
 from painter_match import atomic
 from painter_match.data.pairs import Pairs
 from painter_match.errors import DataError, PainterMatchError
+from painter_match.inference.model import VARIANTS, LoadedModel, open_model
+from painter_match.train.checkpoint import Checkpoint
 from painter_match.train.export import metadata
 from painter_match.train.export.auc import pair_auc
 from painter_match.train.export.data import folder_images, load_images, training_images, validation_pairs
 from painter_match.train.export.graph import OPSET, check, export_onnx
 from painter_match.train.export.parity import FP32_TOLERANCE, PARITY_BATCHES, compare
 from painter_match.train.export.variants import convert_fp16, quantize_int8
-from painter_match.inference.model import VARIANTS, LoadedModel, open_model
-from painter_match.train.checkpoint import Checkpoint
 
 # A variant that loses more validation AUC than this against fp32 is reported as such.
 AUC_DROP_LIMIT = 0.005

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from painter_match.train.export.graph import PixelEncoder
 from painter_match.train.backbones import Encoder
+from painter_match.train.export.graph import PixelEncoder
 
 # fp32 ONNX Runtime vs fp32 PyTorch on the CPU: both compute in float32, differing only in
 # kernel order and fusions, which leaves about 1e-6 on unit vectors; 1e-4 is two orders of
