@@ -49,7 +49,9 @@ class Settings:
     gpu_batch_sizes: tuple[int, ...] = (1, 32, 256, 1024)
     reference_paintings: int = 80_000  # the labelled reference of `score --reference` (Kaggle's train/)
     reference_queries: int = KAGGLE_IMAGES
-    real_images: int = 24  # per size class, in the real model's end-to-end folder
+    # Per size class in the real model's end-to-end folder: 100 (300 paintings), as for the embed
+    # rows, so that filling and draining the pipeline and opening the session are a small part.
+    real_images: int = 100
     real_repeats: int = 3
 
 
