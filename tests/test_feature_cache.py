@@ -85,8 +85,43 @@ def test_cache_dir_reuses_rows_for_any_subset_and_order(
 
     monkeypatch.setattr(cache_module, "_compute", counting)
     again = build_feature_cache(lite, synth_dir, images[::-1][:3], cache_dir=tmp_path)
-    assert computed == [0]
+    assert sum(computed) == 0
     np.testing.assert_array_equal(again.features, first.features[::-1][:3])
+
+
+def test_an_interrupted_build_keeps_the_blocks_it_saved(
+    lite: torch.nn.Module, synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = _images(synth_dir)
+    monkeypatch.setattr(cache_module, "SAVE_EVERY", 2)
+    real_views = cache_module._views_of
+
+    def interrupted(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if path.name == Path(images[4]).name:
+            raise KeyboardInterrupt  # Ctrl-C (or a kill) in the third block
+        return real_views(path, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_views_of", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
+    (saved,) = tmp_path.glob("features-*.npz")
+    with np.load(saved) as data:
+        assert len(data["ids"]) == 4  # the two blocks finished before the interruption
+    assert not list(tmp_path.glob(".*"))  # no temporary file left behind
+
+    monkeypatch.setattr(cache_module, "_views_of", real_views)
+    computed: list[int] = []
+    real_compute = cache_module._compute
+
+    def counting(encoder, root, paths, *args, **kwargs):  # type: ignore[no-untyped-def]
+        computed.append(len(paths))
+        return real_compute(encoder, root, paths, *args, **kwargs)
+
+    monkeypatch.setattr(cache_module, "_compute", counting)
+    resumed = build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
+    assert computed == [1]  # only the painting the interrupted build never finished
+    fresh = build_feature_cache(lite, synth_dir, images)
+    np.testing.assert_allclose(resumed.features, fresh.features, rtol=1e-5, atol=1e-5)
 
 
 def test_unreadable_images_are_reported(lite: torch.nn.Module, tmp_path: Path, synth_dir: Path) -> None:

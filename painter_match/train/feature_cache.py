@@ -25,7 +25,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from painter_match import atomic
 from painter_match.data.images import load_pixels
 from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
@@ -43,6 +43,9 @@ from painter_match.train.efficientnet_lite import TAPS, LiteFeatures, channel_st
 
 # Bump when what is stored changes, so old cache files are not read as new ones.
 CACHE_VERSION = 1
+# Paintings computed between two saves of the cache files: a killed build loses at most this many
+# (about a minute of a CPU's work at 224 px), and the files are rewritten a few times, not often.
+SAVE_EVERY = 4096
 
 
 def cached_view_names(augment: Sequence[str], views: Views) -> tuple[str, ...]:
@@ -260,28 +263,33 @@ def build_feature_cache(
     if advance and len(todo) < len(paths):
         advance(len(paths) - len(todo))
     todo_names = tuple(names[v] for v in todo_views)
-    fresh, fresh_readable, causes = _compute(
-        encoder, root, [paths[i] for i in todo], todo_names, views, device, batch_size, advance
-    )
     readable: np.ndarray = np.asarray(have.any(axis=1))  # only readable paintings are ever stored
-    if todo:
-        statistics[np.ix_(todo, todo_views)] = fresh
-        readable[todo] = fresh_readable
-    failures = [(todo[i], cause) for i, cause in sorted(causes.items())]
-    if cache_dir is not None and fresh_readable.any():
+    failures: list[tuple[int, str]] = []
+    run = _statistics_runner(lite, encoder.input_size, device) if todo else None
+    # Saved block by block, so that an interrupted or killed build keeps what it has computed.
+    for start in range(0, len(todo), SAVE_EVERY):
+        block = todo[start : start + SAVE_EVERY]
+        assert run is not None
+        fresh, fresh_readable, causes = _compute(
+            encoder, root, [paths[i] for i in block], todo_names, views, device, batch_size, advance, run
+        )
+        statistics[np.ix_(block, todo_views)] = fresh
+        readable[block] = fresh_readable
+        failures += [(block[i], cause) for i, cause in sorted(causes.items())]
+        if cache_dir is None or not fresh_readable.any():
+            continue
         # Append the newly read paintings; unreadable ones are not stored, so they are retried.
         new_rows = [row for row, ok in enumerate(fresh_readable) if ok]
         for column, v in enumerate(todo_views):
             old_ids, old = stores.get(names[v], ([], np.zeros((0, width), np.float32)))
+            stores[names[v]] = (
+                old_ids + [ids[block[row]] for row in new_rows],
+                np.concatenate([old, fresh[new_rows, column]]),
+            )
             file = Path(cache_dir) / cache_file_name(encoder, names[v], views)
             file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = file.with_name(f".{file.stem}.tmp.npz")
-            np.savez(
-                tmp,
-                ids=np.array(old_ids + [ids[todo[row]] for row in new_rows], dtype=str),
-                statistics=np.concatenate([old, fresh[new_rows, column]]),
-            )
-            os.replace(tmp, file)
+            with atomic.atomic_file(file) as handle:
+                np.savez(handle, ids=np.array(stores[names[v]][0], dtype=str), statistics=stores[names[v]][1])
     features = np.ascontiguousarray(statistics[:, :, feature_columns(lite)])
     return FeatureCache(features, readable, failures, names)
 
@@ -295,6 +303,7 @@ def _compute(
     device: torch.device,
     batch_size: int,
     advance: Callable[[int], Any] | None,
+    run: Callable[[torch.Tensor], torch.Tensor],
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     lite = encoder.backbone
     assert isinstance(lite, LiteFeatures)
@@ -305,7 +314,6 @@ def _compute(
     was_training = encoder.training
     encoder.eval()
     mean, std = encoder.mean.to(device), encoder.std.to(device)
-    run = _statistics_runner(lite, encoder.input_size, device) if paths else None
     try:
         for start in range(0, len(paths), batch_size):
             rows, stacks = [], []
@@ -319,7 +327,6 @@ def _compute(
                 pixels = torch.from_numpy(np.concatenate(stacks)).to(device)
                 images = pixels.permute(0, 3, 1, 2).float().div_(255.0)
                 # The encoder's own normalisation, as in `Encoder.features`.
-                assert run is not None
                 with torch.no_grad():
                     out = run((images - mean) / std).float().cpu().numpy()
                 statistics[rows] = out.reshape(len(rows), len(names), width)
