@@ -7,7 +7,10 @@ DATA   ?= data/synth
 RUN    ?= runs/synth
 # The built-in data: enough artists that held-out ones can be told apart by what was learnt.
 SYNTH_ARGS ?= --artists 72 --test-artists 16 --paintings 14 --max-size 1200
-TRAIN_ARGS ?=
+# The synthetic paintings are up to 1200 px and the compact model sees 96 px: a global view plus
+# four crops at twice that (the model's default views, so embed uses them) lifted the demo's
+# test AUC from 0.844 to 0.902, and with the train/ reference from 0.919 to 0.953 (README).
+TRAIN_ARGS ?= --views 4
 SRC    := painter_match tests $(wildcard export bench)
 # Rules pinned here so that a newer ruff with other defaults gives the same verdict.
 RUFF_RULES := --line-length 110 --select E4,E7,E9,F,W,I,UP,B --ignore B905

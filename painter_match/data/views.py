@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from painter_match.data.images import (
     DEFAULT_MAX_PIXELS,
@@ -109,11 +110,22 @@ def view_pixels(
     if views.crops == 0:
         # Exactly the training loader's pixels (JPEGs drafted for this size only).
         return load_pixels(path, input_size, max_pixels=max_pixels)[None]
+    image = load_image(path, min_side=crop_side(input_size, views), max_pixels=max_pixels)
+    return image_views(image, input_size, views)
+
+
+def image_views(image: Image.Image, input_size: int, views: Views) -> np.ndarray:
+    """Every view of an already decoded painting (whose shorter side is at least
+    `crop_side`), as `view_pixels` cuts them: uint8 ``[1 + views.crops, S, S, 3]``, global first.
+
+    The trainer's validation embeds through this, so that the calibration it fits sees the same
+    views as ``embed`` with the model's default policy.
+    """
     side = crop_side(input_size, views)
-    image = load_image(path, min_side=side, max_pixels=max_pixels)
     out = np.empty((1 + views.crops, input_size, input_size, 3), dtype=np.uint8)
     out[0] = np.asarray(center_crop(resize_shorter_side(image, input_size), input_size))
-    large = resize_shorter_side(image, side)
-    for i, box in enumerate(crop_boxes(views.crops, large.width, large.height, input_size), start=1):
-        out[i] = np.asarray(large.crop(box))
+    if views.crops:
+        large = resize_shorter_side(image, side)
+        for i, box in enumerate(crop_boxes(views.crops, large.width, large.height, input_size), start=1):
+            out[i] = np.asarray(large.crop(box))
     return out

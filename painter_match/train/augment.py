@@ -16,6 +16,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from painter_match.data.images import center_crop, resize_shorter_side
+from painter_match.data.views import Views, image_views
 from painter_match.train.config import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
 
 __all__ = [
@@ -51,6 +52,19 @@ class EvalTransform:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         return to_tensor(center_crop(resize_shorter_side(image, self.input_size), self.input_size))
+
+
+class ViewsTransform:
+    """Every view of a view policy, stacked ``[1 + crops, 3, S, S]``: the pixels ``embed`` averages
+    for a model with that default policy (`painter_match.data.views.image_views`)."""
+
+    def __init__(self, input_size: int, views: Views) -> None:
+        self.input_size = input_size
+        self.views = views
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        pixels = torch.from_numpy(image_views(image, self.input_size, self.views))
+        return pixels.permute(0, 3, 1, 2).float().div_(255.0)
 
 
 def train_transform(input_size: int, augment: Sequence[str]) -> v2.Compose:

@@ -35,11 +35,12 @@ from torch.utils.data import DataLoader
 from painter_match import atomic
 from painter_match.data.pairs import Pairs, balanced_pairs
 from painter_match.data.selection import run_paintings, split_by_artist
+from painter_match.data.views import Views, crop_side
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.inference.calibration import Calibration, fit_calibration
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import best_threshold_accuracy, roc_auc
-from painter_match.train.augment import EvalTransform, load_side, train_transform
+from painter_match.train.augment import EvalTransform, ViewsTransform, load_side, train_transform
 from painter_match.train.backbones import LITE_HIDDEN, Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import Checkpoint, load_state_strict
 from painter_match.train.config import LITE_BACKBONES, TrainConfig, parse_freeze
@@ -110,7 +111,7 @@ class _Cached:
     """Frozen-backbone features of the training paintings (every stored view) and validation ones."""
 
     train: torch.Tensor  # [n_train, V, D]
-    val: torch.Tensor  # [n_val, D], the evaluation view
+    val: torch.Tensor  # [n_val, V_val, D]: the global view, and the default view policy's crops if stored
     val_readable: np.ndarray  # [n_val] bool
     val_failures: list[tuple[int, str]]
 
@@ -157,9 +158,12 @@ def _cache_features(
         f"backbone features of {len(paths)} paintings x {len(names)} views ({', '.join(names)}) "
         f"in {time.perf_counter() - started:.0f}s; the head trains on them"
     )
+    # Validation averages the views `embed` will (global + the policy's crops) where they are
+    # stored, i.e. with crop augmentation; otherwise the global view stands for them.
+    val_views = [0] + [names.index(f"crop{i}") for i in range(1, views.crops + 1) if f"crop{i}" in names]
     return _Cached(
         train=torch.from_numpy(cache.features[:n_train]).to(device),
-        val=torch.from_numpy(cache.features[n_train:, 0]).to(device),
+        val=torch.from_numpy(cache.features[n_train:][:, val_views]).to(device),
         val_readable=cache.readable[n_train:],
         val_failures=[(i - n_train, cause) for i, cause in cache.failures if i >= n_train],
     )
@@ -250,12 +254,15 @@ def _prepare_data(config: TrainConfig) -> _Data:
         load_side=side,
     )
     val_labels, _ = label_codes(list(split.val["artist"]))
+    # Validation sees what `embed` will with the model's default views, so that the AUC that picks
+    # the best epoch and the calibration fitted on it hold for the exported model as users run it.
+    views = Views(**config.views())
     val_set = PaintingDataset(
         root,
         list(split.val["path"]),
         val_labels,
-        EvalTransform(config.input_size),
-        load_side=config.input_size,
+        ViewsTransform(config.input_size, views) if views.crops else EvalTransform(config.input_size),
+        load_side=crop_side(config.input_size, views) if views.crops else config.input_size,
     )
     val_pairs = balanced_pairs(root, split.val, config.val_pairs, seed=config.seed)
     return _Data(split.train, split.val, artists, train_set, val_set, val_pairs, missing)
@@ -278,7 +285,11 @@ def embed_dataset(
     batch_size: int = 64,
     workers: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, list[tuple[int, str]]]:
-    """Embeddings of every decodable painting: ``(embeddings [n, D], indices [n], failures)``."""
+    """Embeddings of every decodable painting: ``(embeddings [n, D], indices [n], failures)``.
+
+    A dataset whose samples are stacks of views (``[V, 3, S, S]``, `ViewsTransform`) gives each
+    painting the normalised mean of its views' embeddings, as ``embed`` does.
+    """
     was_training = encoder.training
     encoder.eval()
     loader = DataLoader(
@@ -288,7 +299,14 @@ def embed_dataset(
     for batch in loader:
         failures.extend(batch.failures)
         if batch.images.numel():
-            chunks.append(encoder(batch.images.to(device)).float().cpu().numpy())
+            images = batch.images.to(device)
+            if images.ndim == 5:  # [N, views, 3, S, S]: the normalised mean of the views, as `embed`
+                n, v = images.shape[:2]
+                per_view = encoder(images.flatten(0, 1)).float().view(n, v, -1)
+                embedded = nn.functional.normalize(per_view.mean(dim=1), dim=1)
+            else:
+                embedded = encoder(images).float()
+            chunks.append(embedded.cpu().numpy())
             indices.append(batch.indices.numpy())
     encoder.train(was_training)
     if not chunks:
@@ -330,7 +348,9 @@ def _embed_cached(encoder: Encoder, cached: _Cached) -> tuple[np.ndarray, np.nda
     encoder.eval()
     indices = np.flatnonzero(cached.val_readable)
     rows = cached.val[torch.from_numpy(indices).to(cached.val.device)]
-    embeddings = nn.functional.normalize(encoder.head(rows), dim=1).float().cpu().numpy()
+    n, views = rows.shape[:2]
+    per_view = nn.functional.normalize(encoder.head(rows.flatten(0, 1)), dim=1).float().view(n, views, -1)
+    embeddings = nn.functional.normalize(per_view.mean(dim=1), dim=1).cpu().numpy()
     encoder.train(was_training)
     return embeddings, indices
 
