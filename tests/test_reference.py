@@ -78,7 +78,7 @@ TRUSTING = Combiner(
     temperature=0.05,
     unknown_similarity=0.5,
     keep=3,
-    coefficients=(-3.0, 3.0, 8.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0),
+    coefficients=(-3.0, 3.0, 8.0, 0.0, 0.0, 0.0, 0.0),
 )
 
 

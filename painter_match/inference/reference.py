@@ -7,8 +7,7 @@ paintings (`painter_match.inference.reference_search.neighbours`, self-matches l
 module turns those into a posterior over the reference artists with a mass for "an artist not
 in the reference" (`artist_posterior`) and scores pairs block by block from it
 (`score_pairs_with_reference`): a small logistic model on the pair's cosine, the chance that both
-are by the same reference artist, how unknown each painting is, how close each came to the
-reference, and the cosine normalised by each painting's neighbours. `query_evidence` does the
+are by the same reference artist, and how unknown each painting is. `query_evidence` does the
 per-painting part once for a set of test paintings.
 """
 
@@ -31,7 +30,6 @@ _PAIR_BLOCK = 1 << 16
 _MIN_RUN = 16
 _TABLE_BYTES = 16 << 20
 _LOG_FLOOR = 1e-3  # added before the logarithm: P(same) below it carries no further information
-_MIN_STD = 1e-3  # a cohort standard deviation below it is taken as it (k = 1, or equal neighbours)
 
 
 # --- posterior over the reference artists ---------------------------------------------------
@@ -50,9 +48,6 @@ class Posterior:
         unknown: float32 ``[Q]``: the mass of "an artist not in the reference".
         best_similarity: float32 ``[Q]``: similarity of the nearest counted reference painting
             (-1 when none is left).
-        cohort_mean, cohort_std: float32 ``[Q]``: mean and standard deviation of the similarities
-            to the k neighbours (the reference as a cohort: a painting close to everything has a
-            high mean, and its cosines mean less).
         artist_count: how many artists the reference has (ids lie below it).
     """
 
@@ -61,23 +56,10 @@ class Posterior:
     other: np.ndarray
     unknown: np.ndarray
     best_similarity: np.ndarray
-    cohort_mean: np.ndarray
-    cohort_std: np.ndarray
     artist_count: int
 
     def __len__(self) -> int:
         return int(self.unknown.shape[0])
-
-    @cached_property
-    def _scalars(self) -> np.ndarray:
-        """float32 ``[Q, 4]``: unknown, best similarity, cohort mean, 1 / cohort std (one row
-        gather per side of a pair for all four)."""
-        out = np.empty((len(self), 4), dtype=np.float32)
-        out[:, 0] = self.unknown
-        out[:, 1] = self.best_similarity
-        out[:, 2] = self.cohort_mean
-        out[:, 3] = 1.0 / np.maximum(self.cohort_std, _MIN_STD)
-        return out
 
     @cached_property
     def _table_columns(self) -> np.ndarray:
@@ -155,21 +137,12 @@ def artist_posterior(
     unknown = unknown_weight / total
     other = np.clip(1.0 - probabilities.sum(axis=1, dtype=np.float64) - unknown, 0.0, 1.0)
     best_similarity = np.where(valid[:, 0], sims[:, 0], -1.0) if k else np.full(n, -1.0)
-    counted = valid.sum(axis=1)
-    cohort = np.where(valid, sims, 0.0).astype(np.float64)
-    cohort_mean = cohort.sum(axis=1) / np.maximum(counted, 1)
-    cohort_var = np.where(valid, (cohort - cohort_mean[:, None]) ** 2, 0.0).sum(axis=1) / np.maximum(
-        counted, 1
-    )
-    cohort_mean = np.where(counted > 0, cohort_mean, -1.0)
     return Posterior(
         artists=artists,
         probabilities=probabilities,
         other=other.astype(np.float32),
         unknown=unknown.astype(np.float32),
         best_similarity=np.asarray(best_similarity, dtype=np.float32),
-        cohort_mean=cohort_mean.astype(np.float32),
-        cohort_std=np.sqrt(cohort_var).astype(np.float32),
         artist_count=len(reference.artists),
     )
 
@@ -227,10 +200,7 @@ def pair_features(
 
     In order: 1 (the bias); the cosine; P(same reference artist) (`same_artist_probability`) and
     its logarithm; the sum and the product of the two unknown masses, and the cosine times that
-    product (the cosine is all there is when both artists are unknown); the sum and the minimum
-    of the two best reference similarities; and the cohort-normalised cosine
-    ``(cos - mean_a) / std_a + (cos - mean_b) / std_b`` over each painting's k neighbours
-    (adaptive score normalisation, the reference as the cohort).
+    product (the cosine is all there is when both artists are unknown).
 
     Args:
         cosine: float32 ``[n]`` cosine of each pair.
@@ -238,20 +208,16 @@ def pair_features(
         first, second: ``[n]`` rows of the two paintings in ``posterior``.
     """
     same = same_artist_probability(posterior, first, second)
-    a = np.take(posterior._scalars, first, axis=0)
-    b = np.take(posterior._scalars, second, axis=0)
+    unknown_a = np.take(posterior.unknown, first)
+    unknown_b = np.take(posterior.unknown, second)
     out = np.empty((len(first), len(FEATURES)), dtype=np.float32, order="F")
     out[:, 0] = 1.0
     out[:, 1] = cosine
     out[:, 2] = same
     np.log(same + np.float32(_LOG_FLOOR), out=out[:, 3])
-    np.add(a[:, 0], b[:, 0], out=out[:, 4])  # unknown masses
-    np.multiply(a[:, 0], b[:, 0], out=out[:, 5])
+    np.add(unknown_a, unknown_b, out=out[:, 4])
+    np.multiply(unknown_a, unknown_b, out=out[:, 5])
     np.multiply(cosine, out[:, 5], out=out[:, 6])
-    np.add(a[:, 1], b[:, 1], out=out[:, 7])  # best similarities
-    np.minimum(a[:, 1], b[:, 1], out=out[:, 8])
-    np.multiply(cosine - a[:, 2], a[:, 3], out=out[:, 9])
-    out[:, 9] += (cosine - b[:, 2]) * b[:, 3]
     return out
 
 
