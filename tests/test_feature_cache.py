@@ -163,7 +163,10 @@ def test_frozen_training_on_cached_features_validates_like_the_uncached_path(
     # With crops the cache's global view is decoded for the input size (JPEG draft) and the full
     # path's from the larger crop-size decode: the same picture, resampled a little differently.
     assert validation.auc == pytest.approx(state.val_auc, abs=1e-6 if crops == 0 else 5e-3)
-    assert Checkpoint.load(tmp_path / "run" / "last.pt").config["views"] == {"crops": crops, "crop_scale": 2.0}
+    assert Checkpoint.load(tmp_path / "run" / "last.pt").config["views"] == {
+        "crops": crops,
+        "crop_scale": 2.0,
+    }
     if crops:  # and the views counted: the global view alone validates differently
         global_only = _prepare_data(replace(config, view_crops=0, out_dir=str(tmp_path / "global")))
         alone = _validate(encoder, global_only, torch.device("cpu"), workers=0)
