@@ -92,6 +92,7 @@ def test_preset_real_trains_a_frozen_head_from_the_command_line(
     assert state.config["preset"] == "real"
     assert state.config["freeze"] == "all" and state.config["input_size"] == 48
     assert state.config["loss"] == "triplet"  # the preset's, as measured best on the folds
+    assert state.encoder_config["head_hidden"] == 512
     assert state.config["views"]["crops"] == 2
     assert state.encoder_config["backbone"] == "efficientnet_lite0"
 
