@@ -23,6 +23,7 @@ __all__ = [
     "AUGMENTATIONS",
     "DEFAULT_AUGMENT",
     "EvalTransform",
+    "ViewsTransform",
     "load_side",
     "parse_augment",
     "train_transform",

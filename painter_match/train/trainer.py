@@ -126,8 +126,6 @@ def _cache_features(
     skipped: dict[str, str],
     sampler: ArtistBatchSampler,
 ) -> _Cached:
-    from painter_match.data.views import Views
-
     views = Views(**config.views())
     names = cached_view_names(config.augment, views)
     root = data.train_set.root
