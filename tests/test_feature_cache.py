@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -70,12 +71,8 @@ def test_pooled_features_come_from_the_same_statistics(synth_dir: Path) -> None:
     np.testing.assert_allclose(cache.features[:, 0], want, rtol=1e-4, atol=1e-4)
 
 
-def test_cache_dir_reuses_rows_for_any_subset_and_order(
-    lite: torch.nn.Module, synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    images = _images(synth_dir)
-    first = build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("features-*.npz"))) == 1
+def _count_computes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, the number of paintings each backbone pass of the cache build computes."""
     computed: list[int] = []
     real_compute = cache_module._compute
 
@@ -84,9 +81,42 @@ def test_cache_dir_reuses_rows_for_any_subset_and_order(
         return real_compute(encoder, root, paths, *args, **kwargs)
 
     monkeypatch.setattr(cache_module, "_compute", counting)
+    return computed
+
+
+def test_cache_dir_reuses_rows_for_any_subset_and_order(
+    lite: torch.nn.Module, synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = _images(synth_dir)
+    first = build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("features-*.npz"))) == 1
+    computed = _count_computes(monkeypatch)
     again = build_feature_cache(lite, synth_dir, images[::-1][:3], cache_dir=tmp_path)
     assert sum(computed) == 0
     np.testing.assert_array_equal(again.features, first.features[::-1][:3])
+
+
+def test_a_copied_data_folder_is_found_by_content_not_recomputed(
+    lite: torch.nn.Module, synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    images = _images(synth_dir)
+    cache = tmp_path / "cache"
+    first = build_feature_cache(lite, synth_dir, images, cache_dir=cache)
+    # A copy elsewhere with fresh modification times: every file id misses.
+    copy = tmp_path / "copy"
+    for name in images:
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(synth_dir / name, copy / name)
+    (copy / images[1]).write_bytes(b"")  # one painting no longer the same bytes: recomputed
+    computed = _count_computes(monkeypatch)
+    again = build_feature_cache(lite, copy, images, cache_dir=cache)
+    assert computed == [1]  # only the changed file; the others were found by their bytes
+    kept = [i for i in range(len(images)) if i != 1]
+    np.testing.assert_array_equal(again.features[kept], first.features[kept])
+    assert not again.readable[1] and again.failures[0][0] == 1  # the emptied file cannot be decoded
+    computed.clear()
+    build_feature_cache(lite, copy, images, cache_dir=cache)
+    assert computed == [1]  # re-keyed: found by id now (the unreadable one is retried, as always)
 
 
 def test_an_interrupted_build_keeps_the_blocks_it_saved(
@@ -110,14 +140,7 @@ def test_an_interrupted_build_keeps_the_blocks_it_saved(
     assert not list(tmp_path.glob(".*"))  # no temporary file left behind
 
     monkeypatch.setattr(cache_module, "_views_of", real_views)
-    computed: list[int] = []
-    real_compute = cache_module._compute
-
-    def counting(encoder, root, paths, *args, **kwargs):  # type: ignore[no-untyped-def]
-        computed.append(len(paths))
-        return real_compute(encoder, root, paths, *args, **kwargs)
-
-    monkeypatch.setattr(cache_module, "_compute", counting)
+    computed = _count_computes(monkeypatch)
     resumed = build_feature_cache(lite, synth_dir, images, cache_dir=tmp_path)
     assert computed == [1]  # only the painting the interrupted build never finished
     fresh = build_feature_cache(lite, synth_dir, images)

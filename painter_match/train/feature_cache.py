@@ -17,7 +17,9 @@ For the EfficientNet-Lites the cache holds the style statistics of every tap (an
 head features are the head's channel means among them), so runs that differ only in taps or
 features share one cache file. With ``cache_dir`` the statistics are saved in one file per
 backbone, input size and set of views, one row per image file (named by its resolved path, size
-and modification time), and any later run reuses the rows of the files it needs.
+and modification time), and any later run reuses the rows of the files it needs. Each row also
+keeps the SHA-1 of the file's bytes: a painting whose path or modification time changed (a
+copied data folder) is found by content and re-keyed instead of recomputed.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from painter_match import atomic
 from painter_match.data.images import load_pixels
 from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
+from painter_match.inference.reference_set import content_digests
 from painter_match.train.backbones import Encoder
 from painter_match.train.efficientnet_lite import TAPS, LiteFeatures, channel_statistics
 
@@ -246,17 +249,17 @@ def build_feature_cache(
     width = sum(2 * lite.net.tap_channels[t] for t in TAPS)
     statistics = np.zeros((len(paths), len(names), width), np.float32)
     have = np.zeros((len(paths), len(names)), bool)
-    stores: dict[str, tuple[list[str], np.ndarray]] = {}
+    stores: dict[str, _Store] = {}
     for v, name in enumerate(names):
         file = Path(cache_dir) / cache_file_name(encoder, name, views) if cache_dir is not None else None
         if file is None or not file.exists():
             continue
-        with np.load(file, allow_pickle=False) as data:
-            stores[name] = ([str(i) for i in data["ids"]], data["statistics"])
-        row_of = {file_id: row for row, file_id in enumerate(stores[name][0])}
+        stores[name] = _Store.load(file)
+        row_of = {file_id: row for row, file_id in enumerate(stores[name].ids)}
         hits = [i for i, file_id in enumerate(ids) if file_id in row_of]
-        statistics[hits, v] = stores[name][1][[row_of[ids[i]] for i in hits]]
+        statistics[hits, v] = stores[name].statistics[[row_of[ids[i]] for i in hits]]
         have[hits, v] = True
+    _find_by_content(root, paths, ids, names, stores, statistics, have, encoder, views, cache_dir)
     # Views stored for every painting are read; the rest are computed for the paintings lacking them.
     todo_views = [v for v in range(len(names)) if not have[:, v].all()]
     todo = [i for i in range(len(paths)) if not have[i, todo_views].all()] if todo_views else []
@@ -280,18 +283,84 @@ def build_feature_cache(
             continue
         # Append the newly read paintings; unreadable ones are not stored, so they are retried.
         new_rows = [row for row, ok in enumerate(fresh_readable) if ok]
+        new_digests = content_digests(root, [paths[block[row]] for row in new_rows])
         for column, v in enumerate(todo_views):
-            old_ids, old = stores.get(names[v], ([], np.zeros((0, width), np.float32)))
-            stores[names[v]] = (
-                old_ids + [ids[block[row]] for row in new_rows],
-                np.concatenate([old, fresh[new_rows, column]]),
+            old = stores.get(names[v], _Store([], np.zeros((0, width), np.float32), []))
+            stores[names[v]] = _Store(
+                old.ids + [ids[block[row]] for row in new_rows],
+                np.concatenate([old.statistics, fresh[new_rows, column]]),
+                old.digests + [digest or "" for digest in new_digests],
             )
-            file = Path(cache_dir) / cache_file_name(encoder, names[v], views)
-            file.parent.mkdir(parents=True, exist_ok=True)
-            with atomic.atomic_file(file) as handle:
-                np.savez(handle, ids=np.array(stores[names[v]][0], dtype=str), statistics=stores[names[v]][1])
+            stores[names[v]].save(Path(cache_dir) / cache_file_name(encoder, names[v], views))
     features = np.ascontiguousarray(statistics[:, :, feature_columns(lite)])
     return FeatureCache(features, readable, failures, names)
+
+
+@dataclass
+class _Store:
+    """One cache file: per stored painting its file id, every-tap statistics and content digest
+    (``""`` where unknown: rows saved before digests were kept)."""
+
+    ids: list[str]
+    statistics: np.ndarray
+    digests: list[str]
+
+    @classmethod
+    def load(cls, file: Path) -> _Store:
+        with np.load(file, allow_pickle=False) as data:
+            ids = [str(i) for i in data["ids"]]
+            digests = [str(d) for d in data["digests"]] if "digests" in data.files else [""] * len(ids)
+            return cls(ids, data["statistics"], digests)
+
+    def save(self, file: Path) -> None:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        with atomic.atomic_file(file) as handle:
+            np.savez(
+                handle,
+                ids=np.array(self.ids, dtype=str),
+                statistics=self.statistics,
+                digests=np.array(self.digests, dtype=str),
+            )
+
+
+def _find_by_content(
+    root: Path,
+    paths: Sequence[str],
+    ids: list[str],
+    names: tuple[str, ...],
+    stores: dict[str, _Store],
+    statistics: np.ndarray,
+    have: np.ndarray,
+    encoder: Encoder,
+    views: Views,
+    cache_dir: Path | None,
+) -> None:
+    """Rows the file ids missed, found by the bytes' digest instead, and re-keyed to the new ids.
+
+    A copied or moved data folder (new paths or modification times: `cp -r`, a new disk, a fresh
+    checkout of shared data) then costs one read of each file, not a pass of the backbone; the
+    next run finds the rows by id again.
+    """
+    missing = [i for i in range(len(paths)) if not have[i].all()]
+    if not missing or not any(any(store.digests) for store in stores.values()):
+        return
+    digest_of = dict(zip(missing, content_digests(root, [paths[i] for i in missing])))
+    for v, name in enumerate(names):
+        store = stores.get(name)
+        if store is None:
+            continue
+        row_of = {digest: row for row, digest in enumerate(store.digests) if digest}
+        found = [
+            (i, row_of[digest])
+            for i in missing
+            if not have[i, v] and (digest := digest_of[i]) is not None and digest in row_of
+        ]
+        for i, row in found:
+            statistics[i, v] = store.statistics[row]
+            have[i, v] = True
+            store.ids[row] = ids[i]
+        if found and cache_dir is not None:
+            store.save(Path(cache_dir) / cache_file_name(encoder, name, views))
 
 
 def _compute(
