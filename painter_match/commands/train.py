@@ -126,6 +126,19 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     schedule.add_argument(
         "--lr", type=float, default=d.lr, help="peak learning rate (warm-up, then cosine decay)"
     )
+    schedule.add_argument(
+        "--backbone-lr-scale",
+        type=float,
+        default=d.backbone_lr_scale,
+        help="the backbone's learning rate as a share of --lr (a pretrained backbone fine-tuned under "
+        "a fresh head usually wants 0.01-0.1)",
+    )
+    schedule.add_argument(
+        "--freeze-batchnorm",
+        action="store_true",
+        help="keep every BatchNorm of the backbone at its pretrained statistics and scale, even where "
+        "the backbone trains (small batches of one kind of picture would otherwise drag them away)",
+    )
     schedule.add_argument("--weight-decay", type=float, default=d.weight_decay)
     schedule.add_argument("--warmup-epochs", type=non_negative_int, default=d.warmup_epochs)
     schedule.add_argument("--grad-clip", type=float, default=d.grad_clip, help="gradient norm clip")
@@ -251,6 +264,8 @@ def run(args: argparse.Namespace) -> int:
         paintings_per_artist=args.paintings_per_artist,
         optimizer=args.optimizer,
         lr=args.lr,
+        backbone_lr_scale=args.backbone_lr_scale,
+        freeze_batchnorm=args.freeze_batchnorm,
         weight_decay=args.weight_decay,
         warmup_epochs=args.warmup_epochs,
         grad_clip=args.grad_clip,

@@ -437,7 +437,7 @@ def build_encoder(
     )
 
 
-def freeze_backbone(encoder: Encoder, freeze: str) -> None:
+def freeze_backbone(encoder: Encoder, freeze: str, *, batchnorm: bool = False) -> None:
     """Stop all or part of the encoder's backbone from training; the head always trains.
 
     Frozen parameters get ``requires_grad = False`` (so an optimizer should be given only the
@@ -449,6 +449,8 @@ def freeze_backbone(encoder: Encoder, freeze: str) -> None:
         freeze: ``"none"``, ``"all"`` or ``"stages:N"`` (EfficientNet-Lites only: the last N of
             stem, stage1..stage7, head conv train), as `painter_match.train.config.parse_freeze`
             reads it.
+        batchnorm: also freeze every BatchNorm of the backbone (scale, shift and running
+            statistics), the usual way to fine-tune a pretrained network on small batches.
 
     Raises:
         ValueError: an unknown spelling, or ``stages:N`` for a backbone without stages to count.
@@ -465,6 +467,10 @@ def freeze_backbone(encoder: Encoder, freeze: str) -> None:
             f"freeze {freeze!r} needs one of {', '.join(LITE_BACKBONES)}; backbone "
             f"{encoder.backbone_name!r} can only be frozen whole ('all') or not at all ('none')"
         )
+    if batchnorm:
+        for module in encoder.backbone.modules():
+            if isinstance(module, _BATCH_NORMS):
+                module.requires_grad_(False)
     encoder.train(encoder.training)  # puts the newly frozen BatchNorm layers in eval mode
 
 

@@ -163,6 +163,8 @@ class TrainConfig:
     paintings_per_artist: int = 4
     optimizer: str = "adamw"
     lr: float = 2e-3
+    backbone_lr_scale: float = 1.0
+    freeze_batchnorm: bool = False
     weight_decay: float = 5e-4
     warmup_epochs: int = 1
     grad_clip: float = 5.0
@@ -193,6 +195,8 @@ class TrainConfig:
             raise ValueError(
                 f"--head-hidden is for {', '.join(LITE_BACKBONES)}; backbone {self.backbone!r} has its own head"
             )
+        if not 0 < self.backbone_lr_scale <= 1:
+            raise ValueError(f"backbone_lr_scale must lie in (0, 1], got {self.backbone_lr_scale}")
         if self.view_crops < 0:
             raise ValueError(f"view_crops must be 0 or more, got {self.view_crops}")
         if self.hold_out_fold is not None:

@@ -449,7 +449,7 @@ def train(
     )
     # Frozen parameters stay out of the optimizer below; frozen BatchNorm layers stay in eval
     # mode through every model.train() (Encoder.train), so their running statistics stay put.
-    freeze_backbone(encoder, config.freeze)
+    freeze_backbone(encoder, config.freeze, batchnorm=config.freeze_batchnorm)
     loss = build_loss(
         config.loss,
         embedding_dim=config.embedding_dim,
@@ -473,8 +473,21 @@ def train(
     )
     steps_per_epoch = len(sampler)
     optimizer_class = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = optimizer_class(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    trainable: list[dict[str, Any]] = [{"params": [p for p in model.parameters() if p.requires_grad]}]
+    if config.backbone_lr_scale != 1.0:
+        # The pretrained backbone learns slower than the fresh head and loss; the schedule scales
+        # both groups alike. (One group otherwise, as runs made before the option resume with.)
+        backbone = {id(p) for p in model.encoder.backbone.parameters()}
+        trainable = [
+            {"params": [p for p in trainable[0]["params"] if id(p) not in backbone]},
+            {
+                "params": [p for p in trainable[0]["params"] if id(p) in backbone],
+                "lr": config.lr * config.backbone_lr_scale,
+            },
+        ]
+    optimizer = optimizer_class(
+        [group for group in trainable if group["params"]], lr=config.lr, weight_decay=config.weight_decay
+    )
     total_steps = steps_per_epoch * config.epochs
     warmup_steps = steps_per_epoch * config.warmup_epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(
