@@ -19,7 +19,7 @@ from PIL import Image
 
 from painter_match.cli import main
 from painter_match.errors import DataError, OutputError
-from painter_match.inference.embeddings import load_embeddings, partial_path
+from painter_match.inference.embeddings import errors_path, load_embeddings, partial_path, read_errors
 from painter_match.inference.shards import merge_embeddings, parse_shard, select_shard, shard_of
 
 SYNTHETIC = [f"artist_{i % 97:02d}/painting_{i:05d}.jpg" for i in range(10_000)]
@@ -249,6 +249,46 @@ def test_merge_refuses_an_existing_output_without_force(
         merge_embeddings(parts[0], parts, force=True)
     result = merge_embeddings(out, parts, force=True)
     assert len(load_embeddings(out)) == 21 == len(result.embeddings) and result.notes == []
+
+
+def test_merge_lists_every_shards_unreadable_images_as_one_run_does(
+    folder: Path, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    collection = tmp_path / "collection"
+    shutil.copytree(folder, collection)
+    broken = [f"artist_{i % 3}/broken_{i}.jpg" for i in range(6)]
+    for name in broken:
+        (collection / name).write_bytes(b"not a jpeg")
+    assert len({shard_of(name, 3) for name in broken}) > 1  # the failures fall in several shards
+    whole = tmp_path / "whole.npz"
+    _embed(["embed", str(collection), "-o", str(whole), "-m", str(models["a"])], capsys)
+    (tmp_path / "parts").mkdir()
+    parts = _shards(collection, models["a"], tmp_path / "parts", capsys, 3)
+
+    merged = tmp_path / "merged.npz"
+    code = main(["merge", str(merged), *map(str, parts), "--json"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0 and summary["images"] == 21 and summary["unreadable"] == 6
+    assert summary["errors_csv"] == str(errors_path(merged))
+    assert read_errors(errors_path(merged)) == read_errors(errors_path(whole))
+    assert [path for path, _ in read_errors(errors_path(merged))] == sorted(broken)
+
+    # Merging shards that read everything removes the earlier list, which would now be wrong.
+    clean = _shards(folder, models["a"], tmp_path, capsys, 3)
+    result = merge_embeddings(merged, clean, force=True)
+    assert result.unreadable == 0 and result.errors_csv is None and not errors_path(merged).exists()
+
+
+def test_merge_refuses_a_damaged_error_list_naming_it_and_writes_nothing(
+    folder: Path, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    parts = _shards(folder, models["a"], tmp_path, capsys, n=2)
+    errors_path(parts[1]).write_text("path,cause\na.jpg,bad,extra\n", encoding="utf-8")
+    out = tmp_path / "m.npz"
+    code = main(["merge", str(out), *map(str, parts)])
+    err = capsys.readouterr().err
+    assert code == 1 and f"{errors_path(parts[1])}, row 2: expected path,cause" in err
+    assert len(err.strip().splitlines()) == 1 and not out.exists()
 
 
 def test_merge_refuses_a_progress_file_and_nothing(tmp_path: Path) -> None:

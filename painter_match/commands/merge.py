@@ -43,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
         f"merged {len(result.counts)} shards ({', '.join(f'{c:,}' for c in result.counts)} images) -> "
         f"{result.output} ({len(result.embeddings):,} vectors of {result.embeddings.source.info.embedding_dim})"
     )
+    if result.errors_csv:
+        print(f"{result.unreadable:,} unreadable images skipped by the shards, listed in {result.errors_csv}")
     return 0

@@ -200,6 +200,28 @@ def write_errors(path: str | Path, rows: Iterable[tuple[str, str]]) -> Path:
     return atomic.write_bytes(path, buffer.getvalue().encode("utf-8"))
 
 
+def read_errors(path: str | Path) -> list[tuple[str, str]]:
+    """The ``path,cause`` rows of an error list `write_errors` wrote.
+
+    Raises:
+        DataError: the file is not such a list (named, with the row).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: cannot read the error list ({error}); embed that shard again") from None
+    rows = list(csv.reader(io.StringIO(text)))
+    if not rows or rows[0] != ["path", "cause"]:
+        raise DataError(f"{path}: not an error list (its header is not path,cause); embed that shard again")
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) != 2:
+            raise DataError(
+                f"{path}, row {number}: expected path,cause, got {len(row)} fields; embed that shard again"
+            )
+    return [(row[0], row[1]) for row in rows[1:]]
+
+
 def merge(
     order: Sequence[str],
     parts: Sequence[Embeddings],

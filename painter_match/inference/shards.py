@@ -22,7 +22,14 @@ from painter_match import atomic
 from painter_match.data.images import normalise_name
 from painter_match.data.selection import parse_k_of_n
 from painter_match.errors import DataError
-from painter_match.inference.embeddings import Embeddings, load_embeddings, save_embeddings
+from painter_match.inference.embeddings import (
+    Embeddings,
+    errors_path,
+    load_embeddings,
+    read_errors,
+    save_embeddings,
+    write_errors,
+)
 
 # blake2b with an 8-byte digest: 64 uniform bits, far more than any shard count needs.
 _DIGEST_BYTES = 8
@@ -67,12 +74,16 @@ class MergeResult:
         output: the merged file.
         embeddings: what it holds.
         counts: images taken from each shard file, in the order given.
+        unreadable: images the shards could not read, from their ``NAME.errors.csv`` lists.
+        errors_csv: the merged list of them (``OUT.errors.csv``), or None when there were none.
         notes: things the caller should say (shards embedded from folders at different places).
     """
 
     output: Path
     embeddings: Embeddings
     counts: list[int]
+    unreadable: int = 0
+    errors_csv: Path | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, object]:
@@ -82,6 +93,8 @@ class MergeResult:
             "images": len(self.embeddings),
             "shards": len(self.counts),
             "per_shard": list(self.counts),
+            "unreadable": self.unreadable,
+            "errors_csv": str(self.errors_csv) if self.errors_csv else None,
             "identity": self.embeddings.source.identity,
             "root": self.embeddings.root or None,
             "notes": list(self.notes),
@@ -97,7 +110,9 @@ def merge_embeddings(
     rows are sorted by relative path, the order of an unsharded ``embed``, so merging the N
     shards of a folder gives the file one run over the whole folder gives, bit for bit. When the
     shards were embedded from the folder at different places (two mount points), the merged
-    file records no folder and a note says so.
+    file records no folder and a note says so. The images the shards could not read (each
+    shard's ``NAME.errors.csv``) are listed together, sorted by path, in ``OUT.errors.csv``, as
+    one unsharded run lists them; with none, an older ``OUT.errors.csv`` is removed.
 
     Args:
         out: the ``.npz`` to write (atomically, under the same lock ``embed`` takes).
@@ -106,7 +121,8 @@ def merge_embeddings(
 
     Raises:
         DataError: no files, a file that is not finished (``NAME.partial.npz``), given twice, of
-            another model or view policy, or an image in two files (named, with both files).
+            another model or view policy, an image in two files (named, with both files), or a
+            shard's error list that cannot be read.
         OutputError: ``out`` exists without ``force``, is one of the shard files, or cannot be written.
     """
     out = Path(out)
@@ -168,5 +184,20 @@ def merge_embeddings(
         merged = Embeddings(
             paths=[name for name, _, _ in rows], vectors=vectors, source=first.source, root=root
         )
+        failures = sorted(
+            {row for file in files if errors_path(file).exists() for row in read_errors(errors_path(file))}
+        )
         save_embeddings(out, merged)
-    return MergeResult(output=out, embeddings=merged, counts=[len(p) for p in parts], notes=notes)
+        merged_errors = errors_path(out)
+        if failures:
+            write_errors(merged_errors, failures)
+        else:
+            merged_errors.unlink(missing_ok=True)  # a list from an earlier merge would now be wrong
+    return MergeResult(
+        output=out,
+        embeddings=merged,
+        counts=[len(p) for p in parts],
+        unreadable=len(failures),
+        errors_csv=merged_errors if failures else None,
+        notes=notes,
+    )
