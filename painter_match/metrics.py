@@ -115,3 +115,13 @@ def confusion_at(labels: ArrayLike, scores: ArrayLike, threshold: float) -> dict
         "false_different": int((~predicted & y).sum()),
         "true_different": int((~predicted & ~y).sum()),
     }
+
+
+def log_loss(labels: ArrayLike, probabilities: ArrayLike) -> float:
+    """Mean negative log-likelihood (natural log) of 0/1 labels under the given probabilities,
+    each clipped to [1e-7, 1 - 1e-7] so that one confident mistake is costly but finite."""
+    y = np.asarray(labels).astype(bool).ravel()
+    p = np.clip(np.asarray(probabilities, dtype=np.float64).ravel(), 1e-7, 1.0 - 1e-7)
+    if y.size != p.size or y.size == 0:
+        raise ValueError(f"need equally many labels and probabilities, got {y.size} and {p.size}")
+    return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))

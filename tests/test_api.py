@@ -67,6 +67,12 @@ def test_model_methods_agree_with_each_other(workplace: Path) -> None:
     a, b = model.embed(["a.jpg", "b.jpg"])
     expected = float(model.info.calibration.probability(float(a @ b)))
     assert model.same_artist("a.jpg", "b.jpg") == pytest.approx(expected, abs=1e-6)
+    rare = float(model.info.calibration.at_prior(0.02).probability(float(a @ b)))
+    assert (
+        model.same_artist("a.jpg", "b.jpg", prior=0.02) == pytest.approx(rare, abs=1e-6) and rare < expected
+    )
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        model.same_artist("a.jpg", "b.jpg", prior=1.0)
     result = model.embed_folder("scans", "scans.npz")
     stored = painter_match.load_embeddings("scans.npz")
     assert result.embedded == 2 and stored.paths == ["a.jpg", "b.jpg"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from painter_match.inference.calibration import Calibration, fit_calibration
+from painter_match.inference.calibration import Calibration, check_prior, fit_calibration, shift_prior
 
 
 def test_recovers_the_law_that_made_the_labels() -> None:
@@ -37,3 +37,55 @@ def test_round_trip_and_bad_fields() -> None:
         Calibration.from_dict({"intercept": 0.0})
     with pytest.raises(ValueError, match="both"):
         fit_calibration([0.1, 0.2], [1, 1])
+
+
+# --- moving the probabilities to another share of same-artist pairs ----------------------------
+
+
+def _pairs(rng: np.random.Generator, same: int, different: int) -> tuple[np.ndarray, np.ndarray]:
+    """Similarities of two normal classes of equal spread: their posterior is exactly logistic."""
+    similarity = np.concatenate([rng.normal(0.5, 0.15, same), rng.normal(0.1, 0.15, different)])
+    return similarity, np.r_[np.ones(same), np.zeros(different)]
+
+
+def test_at_prior_equals_a_fit_on_pairs_at_that_share() -> None:
+    rng = np.random.default_rng(1)
+    balanced = fit_calibration(*_pairs(rng, 20_000, 20_000))
+    rare_similarity, rare_same = _pairs(rng, 4_000, 196_000)  # 2% same-artist, as among many artists
+    direct = fit_calibration(rare_similarity, rare_same)
+    moved = balanced.at_prior(0.02)
+
+    assert moved.slope == balanced.slope and moved.positive_share == 0.02
+    assert moved.intercept == pytest.approx(direct.intercept, abs=0.15)
+    # Calibrated where the balanced fit is not: the expected number of same-artist pairs.
+    assert moved.probability(rare_similarity).sum() == pytest.approx(4_000, rel=0.05)
+    assert balanced.probability(rare_similarity).sum() > 5 * 4_000
+    # The moved threshold is the cut with the fewest mistakes at 2%.
+    errors = {
+        name: int(((rare_similarity >= c.threshold) != rare_same.astype(bool)).sum())
+        for name, c in (("balanced", balanced), ("moved", moved), ("direct", direct))
+    }
+    assert errors["moved"] < errors["balanced"] / 3
+    assert errors["moved"] <= errors["direct"] * 1.05
+
+
+def test_shift_prior_is_at_prior_keeps_the_order_and_comes_back() -> None:
+    calibration = Calibration(slope=6.7, intercept=-1.8, threshold=0.25, positive_share=0.5, pairs=3000)
+    similarity = np.linspace(-0.3, 1.0, 27)
+    p = calibration.probability(similarity)
+    moved = shift_prior(p, 0.5, 0.013)
+    np.testing.assert_allclose(
+        moved, calibration.at_prior(0.013).probability(similarity), rtol=2e-5, atol=1e-7
+    )
+    assert (np.diff(moved) > 0).all() and (moved < p).all()
+    np.testing.assert_allclose(shift_prior(moved, 0.013, 0.5), p, rtol=1e-4, atol=1e-6)
+    assert calibration.at_prior(0.5) == calibration
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0, -0.1, 1.5, float("nan")])
+def test_a_prior_outside_zero_one_is_refused(share: float) -> None:
+    calibration = Calibration(slope=6.7, intercept=-1.8, threshold=0.25, positive_share=0.5, pairs=3000)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        calibration.at_prior(share)
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        check_prior(share)

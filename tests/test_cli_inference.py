@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,7 @@ from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
 from painter_match.cli import main
 from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
+from painter_match.inference.calibration import shift_prior
 from painter_match.inference.embeddings import load_embeddings, partial_path
 from painter_match.inference.encoder import OnnxEncoder
 
@@ -312,6 +315,42 @@ def test_verify_text_and_json(
     assert code == 0 and "P(same artist)" in stdout and "threshold 0.5000" in stdout
 
 
+def test_verify_prior_moves_the_probability_and_the_verdict(
+    images: Path, models: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = sorted(images.iterdir())[:2]
+    argv = ["verify", str(a), str(b), "-m", str(models["a"]), "--json"]
+    plain = json.loads(_run(argv, capsys)[1])
+    rare = json.loads(_run([*argv, "--prior", "0.01"], capsys)[1])
+    moved = tiny_info().calibration.at_prior(0.01)
+    assert plain["prior"] is None and rare["prior"] == 0.01
+    assert rare["similarity"] == plain["similarity"]
+    assert rare["probability"] == pytest.approx(float(moved.probability(rare["similarity"])), abs=1e-6)
+    assert rare["probability"] < plain["probability"] and rare["threshold"] > plain["threshold"]
+    # The cut moves by the log-odds shift over the slope (8): past 1, so nothing is "same" at 1%.
+    assert rare["threshold"] == pytest.approx(0.5 - math.log(0.01 / 0.99) / 8.0) and rare["threshold"] > 1
+    itself = ["verify", str(a), str(a), "-m", str(models["a"]), "--json", "--prior"]
+    assert json.loads(_run([*itself, "0.01"], capsys)[1])["same_artist"] is False
+    at_a_fifth = json.loads(_run([*itself, "0.2"], capsys)[1])
+    assert at_a_fifth["same_artist"] is True
+    assert at_a_fifth["probability"] == pytest.approx(
+        float(tiny_info().calibration.at_prior(0.2).probability(1.0)), abs=1e-5
+    )
+    code, stdout, _ = _run(["verify", str(a), str(b), "-m", str(models["a"]), "--prior", "0.01"], capsys)
+    assert code == 0 and "at a prior share of same-artist pairs of 0.01" in stdout
+
+
+def test_prior_needs_a_calibration_that_records_its_share(
+    images: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    hand_set = replace(tiny_info(), calibration=replace(tiny_info().calibration, positive_share=0.0))
+    model = write_tiny_model(tmp_path / "hand.onnx", info=hand_set)
+    a, b = sorted(images.iterdir())[:2]
+    code, _, err = _run(["verify", str(a), str(b), "-m", str(model), "--prior", "0.1"], capsys)
+    assert code == 1 and "records no share of same-artist pairs" in _one_line_error(err) and str(model) in err
+    assert _run(["verify", str(a), str(b), "-m", str(model)], capsys)[0] == 0
+
+
 def test_verify_unreadable_or_missing_image(
     images: Path, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -485,6 +524,52 @@ def test_score_from_embeddings_matches_images(
         capsys,
     )
     assert code == 1 and "made by model" in _one_line_error(err)
+
+
+def test_score_prior_moves_every_probability_but_not_the_ranking(
+    kaggle: Path, models: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    emb = tmp_path / "e.npz"
+    assert main(["embed", str(kaggle / "test"), "-o", str(emb), "-m", str(models["a"]), "-q"]) == 0
+    base = ["score", str(kaggle / "submission_info.csv"), "--embeddings", str(emb), "--json"]
+    base += ["--solution", str(kaggle / "solution.csv")]
+    capsys.readouterr()
+    plain = json.loads(_run([*base, "-o", str(tmp_path / "plain.csv")], capsys)[1])
+    rare = json.loads(_run([*base, "-o", str(tmp_path / "rare.csv"), "--prior", "0.02"], capsys)[1])
+    assert (
+        plain["prior"] is None
+        and rare["prior"] == 0.02
+        and rare["auc"] == pytest.approx(plain["auc"], abs=2e-3)
+    )
+    before = np.array([float(r["sameArtist"]) for r in _read_submission(tmp_path / "plain.csv")])
+    after = np.array([float(r["sameArtist"]) for r in _read_submission(tmp_path / "rare.csv")])
+    filled = before == 0.5  # pairs with an unreadable image keep --fill-value
+    assert filled.sum() == plain["filled"] == rare["filled"] > 0 and (after[filled] == 0.5).all()
+    expected = shift_prior(before[~filled], tiny_info().calibration.positive_share, 0.02)
+    np.testing.assert_allclose(after[~filled], expected, rtol=1e-3)
+    assert (after[~filled] < before[~filled]).all()
+
+
+@pytest.mark.parametrize("prior", ["0", "1", "1.5", "abc"])
+def test_a_prior_outside_zero_one_is_a_usage_error(
+    prior: str, kaggle: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(
+            [
+                "score",
+                str(kaggle / "submission_info.csv"),
+                "-o",
+                str(tmp_path / "s.csv"),
+                "--images",
+                str(kaggle / "test"),
+                "--prior",
+                prior,
+            ]
+        )
+    err = capsys.readouterr().err
+    assert caught.value.code == 2 and "--prior" in err and "between 0 and 1" in err
+    assert not (tmp_path / "s.csv").exists()
 
 
 def test_score_embeddings_of_the_wrong_folder(

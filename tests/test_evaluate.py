@@ -12,7 +12,9 @@ from PIL import Image
 
 from painter_match.cli import main
 from painter_match.data.prepare import prepare
+from painter_match.evaluation.evaluate import calibration_check
 from painter_match.evaluation.labelled_pairs import labelled_pairs
+from painter_match.inference.calibration import Calibration, fit_calibration
 
 torch = pytest.importorskip("torch", reason="evaluation of checkpoints needs the [train] extra (torch)")
 
@@ -75,6 +77,29 @@ def test_evaluate_checkpoint_on_kaggle_pairs(
     assert roc.read_bytes()[:4] == b"\x89PNG"
     unreadable = {u["path"] for u in report["unreadable_images"]}
     assert all(p.startswith("test/") for p in unreadable)
+    check = report["calibration_check"]
+    assert check["pairs_share"] == pytest.approx(report["same_artist_share"])
+    assert 0.3 < check["fitted_share"] < 0.7 and check["moved"]["prior"] == check["pairs_share"]
+    assert check["moved"]["log_loss"] < check["log_loss"]
+
+
+def test_calibration_check_moves_a_balanced_fit_to_the_pairs_share() -> None:
+    rng = np.random.default_rng(2)
+    balanced = fit_calibration(
+        np.r_[rng.normal(0.5, 0.15, 10_000), rng.normal(0.1, 0.15, 10_000)],
+        np.r_[np.ones(10_000), np.zeros(10_000)],
+    )
+    labels = np.r_[np.ones(2_000, bool), np.zeros(98_000, bool)]  # 2% same-artist
+    scores = np.r_[rng.normal(0.5, 0.15, 2_000), rng.normal(0.1, 0.15, 98_000)]
+    check = calibration_check(labels, scores, balanced)
+    moved = check["moved"]
+    assert check["pairs_share"] == 0.02 and check["mean_probability"] > 0.1
+    assert moved["mean_probability"] == pytest.approx(0.02, abs=0.003)
+    assert moved["log_loss"] < check["log_loss"] / 2
+    at_stored_threshold = ((scores >= balanced.threshold) == labels).mean()
+    assert moved["accuracy"] > at_stored_threshold and moved["threshold"] > balanced.threshold
+    hand_set = Calibration(slope=8.0, intercept=-4.0, threshold=0.5, positive_share=0.0, pairs=0)
+    assert calibration_check(labels, scores, hand_set)["moved"] is None  # no share to move from
 
 
 def test_evaluate_text_output_and_missing_checkpoint(
@@ -83,6 +108,7 @@ def test_evaluate_text_output_and_missing_checkpoint(
     assert main(["evaluate", str(checkpoint), str(synth_dir), "--no-baseline", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "ROC AUC" in out and "unseen" in out and "colour histogram" not in out
+    assert "calibration   mean P(same)" in out and "  --prior " in out
     assert main(["evaluate", str(tmp_path / "none.pt"), str(synth_dir), "--quiet"]) == 1
     assert "checkpoint not found" in capsys.readouterr().err
 

@@ -15,6 +15,7 @@ from test_reference import basis as basis_in
 
 from painter_match.cli import main
 from painter_match.data.views import Views
+from painter_match.inference.calibration import shift_prior
 from painter_match.inference.embeddings import Embeddings, EmbeddingSource, load_embeddings, save_embeddings
 from painter_match.inference.reference_set import (
     Reference,
@@ -123,6 +124,29 @@ def test_score_with_the_reference_decides_a_pair_cosine_gets_wrong(
     report = json.loads(out)["reference"]
     assert report["queries_with_same_file"] == 1 and report["queries_with_duplicates"] == 1
     assert report["paintings"] == 5 and report["artists"] == 4
+
+
+def test_score_and_verify_move_the_reference_probabilities_to_the_prior(
+    scene: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = scene["root"]
+    base = ["score", str(root / "pairs.csv"), "--embeddings", str(scene["test"]), "-q"]
+    # TRUSTING was set by hand: no share of same-artist pairs to move from.
+    code, _, err = _run(
+        [*base, "-o", str(root / "p.csv"), "--reference", str(scene["ref"]), "--prior", "0.1"], capsys
+    )
+    assert code == 1 and len(err.strip().splitlines()) == 1
+    assert f"{scene['ref']} records no share of same-artist pairs" in err and not (root / "p.csv").exists()
+
+    fitted = load_reference(scene["ref"], source=identity(), fitted=True)
+    assert fitted.combiner is not None
+    save_reference(root / "even.npz", replace(fitted, combiner=replace(fitted.combiner, positive_share=0.5)))
+    even = [*base, "--reference", str(root / "even.npz")]
+    assert _run([*even, "-o", str(root / "even.csv")], capsys)[0] == 0
+    assert _run([*even, "-o", str(root / "rare.csv"), "--prior", "0.1"], capsys)[0] == 0
+    before, after = np.array(_scores(root / "even.csv")), np.array(_scores(root / "rare.csv"))
+    np.testing.assert_allclose(after, shift_prior(before, 0.5, 0.1), rtol=1e-3)
+    assert (after < before).all() and before[0] > 0.9 and after[0] < before[0]
 
 
 def test_a_reference_of_another_model_is_refused_in_one_line(

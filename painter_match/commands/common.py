@@ -75,6 +75,53 @@ def probability(text: str) -> float:
     return value
 
 
+def prior_share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text!r}") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0 and 1 (exclusive), got {text}; e.g. 0.013 for Kaggle's test pairs"
+        )
+    return value
+
+
+def add_prior_option(parser: argparse.ArgumentParser) -> None:
+    """``--prior SHARE``: the share of same-artist pairs the probabilities should assume."""
+    parser.add_argument(
+        "--prior",
+        type=prior_share,
+        default=None,
+        metavar="SHARE",
+        help="the share of same-artist pairs among the pairs you score (e.g. 0.013 for Kaggle's test pairs, "
+        "about 1/artists for all pairs of a collection): probabilities and verdicts are moved to it by "
+        "Bayes' rule (default: the share the model was calibrated on, usually one half). The ranking "
+        "and AUC do not change",
+    )
+
+
+def check_prior_can_move(what: object, fitted_share: float, prior: float | None, remedy: str) -> None:
+    """Refuse ``--prior`` for probabilities whose fit recorded no share of same-artist pairs.
+
+    Args:
+        what: the file the probabilities come from (a reference, a model, an embeddings file).
+        fitted_share: the share its fit recorded.
+        prior: the ``--prior`` given, or None.
+        remedy: how to get a file that records it.
+
+    Raises:
+        DataError: naming the file and what to do.
+    """
+    if prior is not None and not 0.0 < fitted_share < 1.0:
+        from painter_match.errors import DataError
+
+        raise DataError(
+            f"{what} records no share of same-artist pairs for its calibration ({fitted_share}), so its "
+            f"probabilities cannot be moved to --prior; {remedy}, or leave out --prior"
+        )
+
+
 def crops(text: str) -> int:
     value = non_negative_int(text)
     if value > MAX_CROPS:

@@ -154,6 +154,18 @@ def run(args: argparse.Namespace) -> int:
         f"confusion     same->same {c['true_same']:,}  different->same {c['false_same']:,}  "
         f"same->different {c['false_different']:,}  different->different {c['true_different']:,}",
     ]
+    check = report.calibration_check
+    if check is not None:
+        lines.append(
+            f"calibration   mean P(same) {check['mean_probability']:.4f} for a same-artist share of "
+            f"{check['pairs_share']:.4f} (fitted at {check['fitted_share']:.3g}), log-loss {check['log_loss']:.4f}"
+        )
+        moved = check["moved"]
+        if moved is not None:
+            lines.append(
+                f"  --prior {moved['prior']:.4g}  mean P(same) {moved['mean_probability']:.4f}, log-loss "
+                f"{moved['log_loss']:.4f}, accuracy {moved['accuracy']:.4f} at threshold {moved['threshold']:.4f}"
+            )
     if report.colour_histogram_auc is not None:
         lines.append(
             f"baseline      colour histogram ROC AUC {report.colour_histogram_auc:.4f} on the same pairs"

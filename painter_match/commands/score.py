@@ -34,6 +34,8 @@ from painter_match.commands.common import (
     add_command,
     add_model_options,
     add_output_options,
+    add_prior_option,
+    check_prior_can_move,
     interrupted,
     make_encoder,
     model_record,
@@ -95,6 +97,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a labelled reference set from `painter-match reference` (same model): score each pair with "
         "the two paintings' nearest reference artists as well as their cosine",
     )
+    add_prior_option(score)
     add_model_options(score)
     add_output_options(score)
     return score
@@ -225,6 +228,14 @@ def _score(args: argparse.Namespace) -> int:
     scorer, reference = None, None
     if args.reference is not None:
         scorer, reference = _reference_scorer(args, names, vectors, identity, root)
+    elif args.prior is not None:
+        check_prior_can_move(
+            args.embeddings or model.get("path", "the model"),
+            calibration.positive_share,
+            args.prior,
+            "export the model again",
+        )
+        calibration = calibration.at_prior(args.prior)
     summary = engine.score_pairs(
         args.pairs,
         args.output,
@@ -247,6 +258,7 @@ def _score(args: argparse.Namespace) -> int:
     result["unreadable_images"] = len(unavailable)
     result["unreadable_examples"] = [{"image": n, "cause": c} for n, c in unavailable[:EXAMPLES]]
     result["model"] = model
+    result["prior"] = args.prior
     if args.json:
         print_json(result)
         return 0
@@ -290,19 +302,26 @@ def _reference_scorer(
     args: argparse.Namespace, names: list[str], vectors: np.ndarray, identity: str, root: Path | None
 ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], dict[str, Any]]:
     """The block scorer of ``--reference``, and what the reference said about the test paintings."""
+    from painter_match.inference.calibration import shift_prior
     from painter_match.inference.reference import query_evidence, score_pairs_with_reference
     from painter_match.inference.reference_set import content_digests
 
     reference = load_reference(args.reference, source=identity, fitted=True)
     combiner = reference.combiner
     assert combiner is not None  # load_reference(fitted=True) refuses one without
+    check_prior_can_move(
+        args.reference, combiner.positive_share, args.prior, "fit it again with `painter-match reference`"
+    )
     # The files' bytes, so that a test painting that is the very file of a reference painting is
     # recognised whatever its similarity (None where the folder is not at hand).
     digests = content_digests(root, names) if root is not None and root.is_dir() else None
     evidence = query_evidence(vectors, reference, query_digests=digests)
 
     def scorer(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        return score_pairs_with_reference(first, second, evidence, combiner)
+        probability = score_pairs_with_reference(first, second, evidence, combiner)
+        if args.prior is None:
+            return probability
+        return shift_prior(probability, combiner.positive_share, args.prior)
 
     report: dict[str, Any] = {
         "file": str(args.reference),

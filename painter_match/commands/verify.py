@@ -15,7 +15,9 @@ from painter_match.commands.common import (
     add_html_option,
     add_model_options,
     add_output_options,
+    add_prior_option,
     check_html_output,
+    check_prior_can_move,
     make_encoder,
     model_record,
     open_command_model,
@@ -44,6 +46,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="a labelled reference set from `painter-match reference` (same model): also weigh each "
         "painting's nearest reference artists, and print them",
     )
+    add_prior_option(verify)
     add_model_options(verify)
     add_output_options(verify)
     return verify
@@ -61,6 +64,9 @@ def run(args: argparse.Namespace) -> int:
     first, second = encoder.embed_pixels([encoder.pixels(args.first), encoder.pixels(args.second)])
     similarity = float(np.dot(first, second))
     calibration = model.info.calibration
+    if args.prior is not None and reference is None:
+        check_prior_can_move(model.path, calibration.positive_share, args.prior, "export the model again")
+        calibration = calibration.at_prior(args.prior)
     probability = float(calibration.probability(similarity))
     same = similarity >= calibration.threshold
     artists: list[dict[str, object]] = []
@@ -71,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         probability, artists = verify_with_reference(
             first, second, reference, digests=[file_digest(args.first), file_digest(args.second)]
         )
+        if args.prior is not None:
+            from painter_match.inference.calibration import shift_prior
+
+            probability = float(shift_prior(probability, reference.combiner.positive_share, args.prior))
         same = probability >= 0.5  # the reference's pair model is fitted as a probability
     if args.html is not None:
         from painter_match.evaluation.html_report import verify_report
@@ -94,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 "probability": round(probability, 6),
                 "threshold": calibration.threshold,
                 "same_artist": bool(same),
+                "prior": args.prior,
                 "views": 1 + encoder.views.crops,
                 "model": model_record(model),
                 **({"reference": str(args.reference), "reference_artists": artists} if artists else {}),
@@ -108,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 if artists
                 else f"(cosine similarity {similarity:.4f}, threshold {calibration.threshold:.4f})"
             )
+            + (f" at a prior share of same-artist pairs of {args.prior:g}" if args.prior is not None else "")
         )
         for path, found in zip((args.first, args.second), artists):
             print(f"  {path}: {_artists_text(found)}")
@@ -121,7 +133,15 @@ def _open_reference(args: argparse.Namespace, model: Any, encoder: Any) -> Any:
     from painter_match.inference.reference_set import load_reference
 
     identity = EmbeddingSource(model.info, encoder.views).identity
-    return load_reference(args.reference, source=identity, fitted=True)
+    reference = load_reference(args.reference, source=identity, fitted=True)
+    assert reference.combiner is not None  # fitted=True refuses a reference without one
+    check_prior_can_move(
+        args.reference,
+        reference.combiner.positive_share,
+        args.prior,
+        "fit it again with `painter-match reference`",
+    )
+    return reference
 
 
 def _artists_text(found: dict[str, Any]) -> str:

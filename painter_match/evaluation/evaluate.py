@@ -37,7 +37,7 @@ from painter_match.evaluation.labelled_pairs import labelled_pairs
 from painter_match.evaluation.report_data import mistake_examples, per_artist_auc
 from painter_match.inference.calibration import Calibration
 from painter_match.inference.similarity import pairwise_cosine
-from painter_match.metrics import confusion_at, roc_auc, roc_curve
+from painter_match.metrics import confusion_at, log_loss, roc_auc, roc_curve
 
 
 @dataclass
@@ -99,9 +99,41 @@ class EvaluationReport:
     roc_png: str | None = None
     per_artist_auc: dict[str, float | None] | None = None
     html: str | None = None
+    calibration_check: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def calibration_check(labels: np.ndarray, scores: np.ndarray, calibration: Calibration) -> dict[str, Any]:
+    """How well the model's probabilities fit these pairs, as stored and moved to their share.
+
+    The stored calibration assumes the share of same-artist pairs it was fitted on (one half for
+    the trainer's); all pairs of a collection hold far fewer. Moving it to these pairs' share by
+    Bayes' rule (what ``--prior`` does) is judged on the same pairs: the mean probability against
+    the share, the log-loss, and the accuracy at the moved threshold.
+    """
+    share = float(labels.mean())
+    fitted = calibration.probability(scores)
+    moved_calibration = calibration.at_prior(share) if 0.0 < calibration.positive_share < 1.0 else None
+    result: dict[str, Any] = {
+        "pairs_share": share,
+        "fitted_share": calibration.positive_share,
+        "mean_probability": float(fitted.mean()),
+        "log_loss": log_loss(labels, fitted),
+        "moved": None,
+    }
+    if moved_calibration is not None:
+        moved = moved_calibration.probability(scores)
+        confusion = confusion_at(labels, scores, moved_calibration.threshold)
+        result["moved"] = {
+            "prior": share,
+            "mean_probability": float(moved.mean()),
+            "log_loss": log_loss(labels, moved),
+            "threshold": moved_calibration.threshold,
+            "accuracy": (confusion["true_same"] + confusion["true_different"]) / labels.size,
+        }
+    return result
 
 
 def onnx_embedder(
@@ -310,6 +342,7 @@ def evaluate(
         )
     histogram_auc = roc_auc(labels, baseline_scores[COLOUR_HISTOGRAM]) if baseline else None
     return EvaluationReport(
+        calibration_check=calibration_check(labels, scores, calibration),
         model=str(model),
         pairs_source=pairs.source,
         pairs=len(pairs.same),

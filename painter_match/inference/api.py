@@ -16,6 +16,7 @@ import numpy as np
 
 from painter_match.data.views import Views
 from painter_match.errors import ImageLoadError
+from painter_match.inference.calibration import check_prior
 from painter_match.inference.encoder import DEFAULT_BATCH_SIZE, OnnxEncoder
 from painter_match.inference.folder import EmbedFolderResult, embed_folder
 from painter_match.inference.model import LoadedModel, ModelInfo, open_model
@@ -112,7 +113,12 @@ class Model:
         return float(np.dot(first, second))
 
     def same_artist(
-        self, a: str | Path, b: str | Path, *, reference: Reference | str | Path | None = None
+        self,
+        a: str | Path,
+        b: str | Path,
+        *,
+        reference: Reference | str | Path | None = None,
+        prior: float | None = None,
     ) -> float:
         """The probability that two paintings share an artist (what ``verify`` prints).
 
@@ -123,13 +129,22 @@ class Model:
                 pair model, from the cosine and each painting's nearest reference artists, as
                 ``verify --reference`` does; a reference painting that is ``a`` or ``b`` itself is
                 not evidence for it. None: the model's calibrated cosine.
+            prior: the share of same-artist pairs among the pairs you ask about (e.g. 0.013 for
+                Kaggle's test pairs): the probability is moved to it by Bayes' rule, as ``verify
+                --prior`` does. None: the share the model (or reference) was calibrated on.
 
         Raises:
             ImageLoadError: either file cannot be decoded.
             DataError: the reference was made by another model, or is not fitted.
+            ValueError: ``prior`` is not strictly between 0 and 1.
         """
+        if prior is not None:
+            check_prior(prior)
         if reference is None:
-            return float(self.info.calibration.probability(self.similarity(a, b)))
+            calibration = self.info.calibration
+            if prior is not None:
+                calibration = calibration.at_prior(prior)
+            return float(calibration.probability(self.similarity(a, b)))
         from painter_match.inference.embeddings import EmbeddingSource
         from painter_match.inference.reference import verify_with_reference
         from painter_match.inference.reference_set import check_reference, file_digest, load_reference
@@ -143,7 +158,12 @@ class Model:
         probability, _ = verify_with_reference(
             first, second, reference, digests=[file_digest(a), file_digest(b)]
         )
-        return probability
+        if prior is None:
+            return probability
+        from painter_match.inference.calibration import shift_prior
+
+        assert reference.combiner is not None  # verify_with_reference refuses one without
+        return float(shift_prior(probability, reference.combiner.positive_share, prior))
 
     def embed_folder(
         self,
