@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from painter_match.inference.calibration import Calibration, check_prior, fit_calibration, shift_prior
+from painter_match.inference.calibration import Calibration, check_prior, fit_calibration
 
 
 def test_recovers_the_law_that_made_the_labels() -> None:
@@ -69,16 +69,20 @@ def test_at_prior_equals_a_fit_on_pairs_at_that_share() -> None:
     assert errors["moved"] <= errors["direct"] * 1.05
 
 
-def test_shift_prior_is_at_prior_keeps_the_order_and_comes_back() -> None:
+def odds(p: np.ndarray) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    return p / (1 - p)
+
+
+def test_at_prior_scales_every_odds_by_the_prior_odds_keeps_the_order_and_comes_back() -> None:
     calibration = Calibration(slope=6.7, intercept=-1.8, threshold=0.25, positive_share=0.5, pairs=3000)
     similarity = np.linspace(-0.3, 1.0, 27)
     p = calibration.probability(similarity)
-    moved = shift_prior(p, 0.5, 0.013)
-    np.testing.assert_allclose(
-        moved, calibration.at_prior(0.013).probability(similarity), rtol=2e-5, atol=1e-7
-    )
+    moved = calibration.at_prior(0.013).probability(similarity)
+    np.testing.assert_allclose(odds(moved) / odds(p), 0.013 / 0.987, rtol=1e-4)
     assert (np.diff(moved) > 0).all() and (moved < p).all()
-    np.testing.assert_allclose(shift_prior(moved, 0.013, 0.5), p, rtol=1e-4, atol=1e-6)
+    back = calibration.at_prior(0.013).at_prior(0.5)
+    assert back.intercept == pytest.approx(calibration.intercept) and back.threshold == pytest.approx(0.25)
     assert calibration.at_prior(0.5) == calibration
 
 

@@ -23,7 +23,6 @@ from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
 from painter_match.cli import main
 from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
-from painter_match.inference.calibration import shift_prior
 from painter_match.inference.embeddings import load_embeddings, partial_path
 from painter_match.inference.encoder import OnnxEncoder
 
@@ -545,8 +544,9 @@ def test_score_prior_moves_every_probability_but_not_the_ranking(
     after = np.array([float(r["sameArtist"]) for r in _read_submission(tmp_path / "rare.csv")])
     filled = before == 0.5  # pairs with an unreadable image keep --fill-value
     assert filled.sum() == plain["filled"] == rare["filled"] > 0 and (after[filled] == 0.5).all()
-    expected = shift_prior(before[~filled], tiny_info().calibration.positive_share, 0.02)
-    np.testing.assert_allclose(after[~filled], expected, rtol=1e-3)
+    # Bayes' rule: every pair's odds are multiplied by the prior odds over the fitted ones (1:1).
+    odds_ratio = (after / (1 - after)) / (before / (1 - before))
+    np.testing.assert_allclose(odds_ratio[~filled], 0.02 / 0.98, rtol=2e-3)
     assert (after[~filled] < before[~filled]).all()
 
 

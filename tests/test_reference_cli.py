@@ -15,7 +15,6 @@ from test_reference import basis as basis_in
 
 from painter_match.cli import main
 from painter_match.data.views import Views
-from painter_match.inference.calibration import shift_prior
 from painter_match.inference.embeddings import Embeddings, EmbeddingSource, load_embeddings, save_embeddings
 from painter_match.inference.reference_set import (
     Reference,
@@ -145,7 +144,7 @@ def test_score_and_verify_move_the_reference_probabilities_to_the_prior(
     assert _run([*even, "-o", str(root / "even.csv")], capsys)[0] == 0
     assert _run([*even, "-o", str(root / "rare.csv"), "--prior", "0.1"], capsys)[0] == 0
     before, after = np.array(_scores(root / "even.csv")), np.array(_scores(root / "rare.csv"))
-    np.testing.assert_allclose(after, shift_prior(before, 0.5, 0.1), rtol=1e-3)
+    np.testing.assert_allclose((after / (1 - after)) / (before / (1 - before)), 0.1 / 0.9, rtol=2e-3)
     assert (after < before).all() and before[0] > 0.9 and after[0] < before[0]
 
 
@@ -313,6 +312,12 @@ def test_model_same_artist_takes_a_reference(tmp_path: Path) -> None:
     assert model.same_artist(a, b) == pytest.approx(
         model.info.calibration.probability(model.similarity(a, b))
     )
+    with pytest.raises(ValueError, match="cannot be moved"):  # TRUSTING was set by hand: no share
+        model.same_artist(a, b, reference=reference, prior=0.1)
+    assert reference.combiner is not None
+    even = replace(reference, combiner=replace(reference.combiner, positive_share=0.5))
+    plain, rare = model.same_artist(a, b, reference=even), model.same_artist(a, b, reference=even, prior=0.1)
+    assert (rare / (1 - rare)) / (plain / (1 - plain)) == pytest.approx(0.1 / 0.9, rel=1e-3)
     foreign = replace(reference, source="another model")
     with pytest.raises(painter_match.DataError, match="made from the embeddings of model"):
         model.same_artist(a, b, reference=foreign)

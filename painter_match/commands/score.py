@@ -302,7 +302,6 @@ def _reference_scorer(
     args: argparse.Namespace, names: list[str], vectors: np.ndarray, identity: str, root: Path | None
 ) -> tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], dict[str, Any]]:
     """The block scorer of ``--reference``, and what the reference said about the test paintings."""
-    from painter_match.inference.calibration import shift_prior
     from painter_match.inference.reference import query_evidence, score_pairs_with_reference
     from painter_match.inference.reference_set import content_digests
 
@@ -312,16 +311,15 @@ def _reference_scorer(
     check_prior_can_move(
         args.reference, combiner.positive_share, args.prior, "fit it again with `painter-match reference`"
     )
+    if args.prior is not None:
+        combiner = combiner.at_prior(args.prior)
     # The files' bytes, so that a test painting that is the very file of a reference painting is
     # recognised whatever its similarity (None where the folder is not at hand).
     digests = content_digests(root, names) if root is not None and root.is_dir() else None
     evidence = query_evidence(vectors, reference, query_digests=digests)
 
     def scorer(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        probability = score_pairs_with_reference(first, second, evidence, combiner)
-        if args.prior is None:
-            return probability
-        return shift_prior(probability, combiner.positive_share, args.prior)
+        return score_pairs_with_reference(first, second, evidence, combiner)
 
     report: dict[str, Any] = {
         "file": str(args.reference),

@@ -7,6 +7,7 @@ the two paintings side by side, the probability, the verdict and the pair on the
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,6 @@ def run(args: argparse.Namespace) -> int:
         probability, artists = verify_with_reference(
             first, second, reference, digests=[file_digest(args.first), file_digest(args.second)]
         )
-        if args.prior is not None:
-            from painter_match.inference.calibration import shift_prior
-
-            probability = float(shift_prior(probability, reference.combiner.positive_share, args.prior))
         same = probability >= 0.5  # the reference's pair model is fitted as a probability
     if args.html is not None:
         from painter_match.evaluation.html_report import verify_report
@@ -141,7 +138,9 @@ def _open_reference(args: argparse.Namespace, model: Any, encoder: Any) -> Any:
         args.prior,
         "fit it again with `painter-match reference`",
     )
-    return reference
+    if args.prior is None:
+        return reference
+    return replace(reference, combiner=reference.combiner.at_prior(args.prior))
 
 
 def _artists_text(found: dict[str, Any]) -> str:

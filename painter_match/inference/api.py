@@ -9,6 +9,7 @@ numpy, Pillow and ONNX Runtime only: no torch.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -136,7 +137,8 @@ class Model:
         Raises:
             ImageLoadError: either file cannot be decoded.
             DataError: the reference was made by another model, or is not fitted.
-            ValueError: ``prior`` is not strictly between 0 and 1.
+            ValueError: ``prior`` is not strictly between 0 and 1, or the reference's fit recorded
+                no share of same-artist pairs to move from.
         """
         if prior is not None:
             check_prior(prior)
@@ -154,16 +156,14 @@ class Model:
             reference = load_reference(reference, source=identity, fitted=True)
         else:
             check_reference(reference, identity, "the reference")
+        if prior is not None:
+            assert reference.combiner is not None  # check_reference and load_reference refuse one without
+            reference = replace(reference, combiner=reference.combiner.at_prior(prior))
         first, second = self.embed([a, b], workers=2)
         probability, _ = verify_with_reference(
             first, second, reference, digests=[file_digest(a), file_digest(b)]
         )
-        if prior is None:
-            return probability
-        from painter_match.inference.calibration import shift_prior
-
-        assert reference.combiner is not None  # verify_with_reference refuses one without
-        return float(shift_prior(probability, reference.combiner.positive_share, prior))
+        return probability
 
     def embed_folder(
         self,

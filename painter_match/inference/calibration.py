@@ -7,8 +7,8 @@ fitted by Newton's method on the log-loss.
 
 The probability assumes the fit's share of same-artist pairs (half, for the trainer's balanced
 validation pairs). Where same-artist pairs are rarer, as among all pairs of a collection (Kaggle's
-test pairs: about 1.3%), `Calibration.at_prior` and `shift_prior` move it to that share by Bayes'
-rule: the log-odds gain log-odds(new share) - log-odds(fitted share), and nothing else changes. The
+test pairs: about 1.3%), `Calibration.at_prior` (and the reference's `Combiner.at_prior`) move it to
+that share by Bayes' rule: the log-odds gain log-odds(new share) - log-odds(fitted share), and nothing else changes. The
 ranking, and so the AUC, is the same at every prior.
 """
 
@@ -116,18 +116,6 @@ def prior_log_odds_shift(fitted_share: float, share: float) -> float:
     if not 0.0 < fitted_share < 1.0:
         raise ValueError(f"the fit's share of same-artist pairs is {fitted_share}; it cannot be moved")
     return math.log(share / (1.0 - share)) - math.log(fitted_share / (1.0 - fitted_share))
-
-
-def shift_prior(probability: ArrayLike, fitted_share: float, share: float) -> np.ndarray:
-    """Probabilities fitted at ``fitted_share`` of same-artist pairs, moved to ``share`` (float32).
-
-    Raises:
-        ValueError: either share is not strictly between 0 and 1.
-    """
-    shift = prior_log_odds_shift(fitted_share, share)
-    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-12, 1.0 - 1e-12)
-    z = np.log(p) - np.log1p(-p) + shift
-    return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)
 
 
 def fit_calibration(similarity: ArrayLike, same: ArrayLike, *, iterations: int = 50) -> Calibration:

@@ -28,6 +28,7 @@ from painter_match import atomic
 from painter_match.data.catalogue import artist_key
 from painter_match.data.images import normalise_name
 from painter_match.errors import DataError
+from painter_match.inference.calibration import prior_log_odds_shift
 
 if TYPE_CHECKING:  # only the type: the embeddings module moves in the restructuring
     from painter_match.inference.embeddings import Embeddings
@@ -118,6 +119,17 @@ class Combiner:
             raise ValueError(
                 f"coefficients must be [{len(FEATURES)}] (one per feature), got {len(self.coefficients)}"
             )
+
+    def at_prior(self, share: float) -> Combiner:
+        """The same pair model for pairs of which ``share`` are by one artist: Bayes' rule adds
+        log-odds(share) - log-odds(fitted share) to the bias (`Calibration.at_prior` for the cosine).
+
+        Raises:
+            ValueError: ``share`` is not strictly between 0 and 1, or the fit recorded no share.
+        """
+        shift = prior_log_odds_shift(self.positive_share, share)
+        bias, *rest = self.coefficients
+        return replace(self, coefficients=(bias + shift, *rest), positive_share=float(share))
 
     def to_dict(self) -> dict[str, object]:
         return {
