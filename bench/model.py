@@ -31,7 +31,7 @@ def measure(
     provider: str,
     batch_sizes: list[int],
     threads: int,
-    flops_per_image: float,
+    flops_per_image: float | None,
     warmup: int,
     repeats: int,
     min_seconds: float,
@@ -75,7 +75,8 @@ def measure(
                 "threads": threads,
                 "value": rate,
                 "unit": "images/s",
-                "gflops": flops_per_image * rate / 1e9,
+                # Without onnx (an inference-only install) the FLOPs are not counted.
+                **({"gflops": flops_per_image * rate / 1e9} if flops_per_image is not None else {}),
                 "flops_per_image": flops_per_image,
                 "io_binding": io_binding,
                 **timing,

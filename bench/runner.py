@@ -19,6 +19,7 @@ import json
 import os
 import pstats
 import resource
+import site
 import statistics
 import subprocess
 import sys
@@ -28,7 +29,9 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+# The folder that holds the `bench` package: the repository in a clone, site-packages when
+# painter-match is installed. Nothing else of the repository is assumed to be there.
+IMPORT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class BenchError(RuntimeError):
@@ -83,11 +86,20 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
+def _installed() -> bool:
+    """Whether `bench` was imported from an installed copy (a site-packages folder)."""
+    folders = [*site.getsitepackages(), site.getusersitepackages()]
+    return any(Path(folder).resolve() == IMPORT_ROOT for folder in folders if folder)
+
+
 def child_env(threads: int | None = None) -> dict[str, str]:
-    """The environment of a child: the repository importable, and optionally the BLAS/OpenMP threads."""
+    """The environment of a child: `bench` importable, and optionally the BLAS/OpenMP threads."""
     env = dict(os.environ)
-    # `export` and `bench` are not installed packages; they import from the repository root.
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    if not _installed():
+        # Run from a clone: the child's `python -m bench.runner` must find the repository's copy
+        # whatever folder the bench was started in. An installed copy is found as it is (putting
+        # site-packages on PYTHONPATH would move it ahead of the standard library).
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(IMPORT_ROOT), env.get("PYTHONPATH", "")) if p)
     if threads is not None:
         for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[name] = str(threads)
@@ -139,7 +151,6 @@ def run_child(
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     env=child_env(threads),
-                    cwd=REPO_ROOT,
                     timeout=timeout,
                     check=False,
                 )

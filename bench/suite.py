@@ -16,13 +16,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from bench import data, real
+from bench import data, finder, real
 from bench.embed_e2e import stage_bound
 from bench.machine import cores
 from bench.runner import BenchError, run_child
 from bench.targets import KAGGLE_PAIRS
 
-STAGES = ("decode", "model", "embed", "usual", "real", "score")
+STAGES = ("decode", "model", "embed", "usual", "real", "finder", "score")
 KAGGLE_IMAGES = 23_817
 EMBED_BATCH = 32  # the CLI's default --batch-size; the stage bound uses the model rate at it
 LITE_BACKBONE = "efficientnet_lite0"
@@ -53,6 +53,9 @@ class Settings:
     # rows, so that filling and draining the pipeline and opening the session are a small part.
     real_images: int = 100
     real_repeats: int = 3
+    # The painting finder's cost (`bench.finder`): images per size class, and gallery photos.
+    finder_images: int = 8
+    finder_repeats: int = 3
 
 
 FULL = Settings(
@@ -89,6 +92,8 @@ QUICK = Settings(
     reference_queries=2_000,
     real_images=1,
     real_repeats=1,
+    finder_images=2,
+    finder_repeats=1,
 )
 SMOKE = replace(
     QUICK,
@@ -125,11 +130,33 @@ class Options:
     real_model: str | None = None  # the ``real`` stage's default model (None: the packaged one)
     real_twin: str | None = None  # its fp32 twin (None: models/painter-match-real.onnx, else a fresh export)
     log: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr, flush=True))
+    # Filled by the run: "stage: why" for each comparison left out because this install lacks what
+    # it needs (torch and onnx on an inference-only install), never an error.
+    skipped: list[str] = field(default_factory=list)
+
+
+# What each kind of comparison imports beyond the inference install (numpy, Pillow, onnxruntime).
+FRESH_MODEL = ("torch", "onnx", "onnxscript")  # `bench.networks.prepare`: export a fresh encoder
+USUAL_WAY = ("torch", "torchvision")  # the PyTorch DataLoader way
+CEILING = ("onnx",)  # `bench.model.ceiling` builds its graph with onnx.helper
+TRAIN_EXTRA = 'pip install "painter-match[train]"'
+
+
+def needs(modules: tuple[str, ...]) -> str | None:
+    """Why a comparison cannot run here (the modules this install lacks, and how to get them), or None."""
+    absent = real.missing(modules)
+    if not absent:
+        return None
+    names = absent[0] if len(absent) == 1 else f"{', '.join(absent[:-1])} and {absent[-1]}"
+    return f"needs {names}, not installed ({TRAIN_EXTRA})"
 
 
 def available_providers() -> tuple[str, ...]:
-    """The providers of ``cpu``, ``cuda``, ``tensorrt`` this onnxruntime offers."""
-    import onnxruntime as ort
+    """The providers of ``cpu``, ``cuda``, ``tensorrt`` this onnxruntime offers (none without it)."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return ()
 
     have = set(ort.get_available_providers())
     names = {
@@ -158,6 +185,12 @@ class _Suite:
         self.rows: list[dict[str, Any]] = []
         self.errors: list[str] = []
 
+    def skip(self, what: str, why: str) -> None:
+        """Leave ``what`` out for ``why``: one line in the results (printed at the end), never an error."""
+        line = f"{what}: {why}"
+        if line not in self.o.skipped:
+            self.o.skipped.append(line)
+
     def child(
         self, target: str, kwargs: dict[str, Any], label: str, threads: int | None = None
     ) -> list[dict[str, Any]]:
@@ -184,6 +217,10 @@ class _Suite:
         return data.realistic_images(self.o.workdir, per_size)
 
     def prepare(self, backbone: str, input_size: int, given: bool) -> dict[str, Any] | None:
+        why = needs(FRESH_MODEL)
+        if why is not None:
+            self.skip(f"model, embed and usual rows of {backbone}-{input_size}", why)
+            return None
         calibration = [str(p) for paths in self.images(max(2, self.s.decode_images)).values() for p in paths]
         kwargs = {
             "workdir": str(self.o.workdir),
@@ -210,7 +247,12 @@ class _Suite:
     def decode(self, size: int) -> None:
         files = self.images(self.s.decode_images)
         per_loader: dict[str, list[dict[str, Any]]] = {}
-        for loader in ("painter-match", "usual"):
+        loaders = ["painter-match", "usual"]
+        why = needs(USUAL_WAY)
+        if why is not None:
+            self.skip("decode, the usual loader (torchvision)", why)
+            loaders.remove("usual")
+        for loader in loaders:
             rows = []
             for size_class, paths in files.items():
                 rows += self.child(
@@ -272,6 +314,10 @@ class _Suite:
                     )
 
     def ceiling(self) -> None:
+        why = needs(CEILING)
+        if why is not None:
+            self.skip("model, the machine's ceiling (a matrix product built with onnx)", why)
+            return
         for provider in self.o.providers:
             self.child(
                 "bench.model:ceiling",
@@ -377,8 +423,10 @@ class _Suite:
             self.o.log(f"bench: {err}")
             return
         if prepared.get("skip"):
-            self.o.log(f"bench: real stage skipped: {prepared['skip']}")
+            self.skip("real", prepared["skip"])
             return
+        if prepared.get("partial"):
+            self.skip("real, part", prepared["partial"])
         crops, crop_scale, size = prepared["crops"], prepared["crop_scale"], prepared["input_size"]
         views = 1 + crops
         name = prepared["name"]
@@ -465,21 +513,27 @@ class _Suite:
                     source=prepared["sources"][variant],
                     is_default=prepared["is_default"] and variant != "fp32",
                 )
-        for row in self.child(
-            "bench.usual_way:measure",
-            {
-                "root": str(root),
-                "eager": prepared["eager"],
-                "size": size,
-                "batch_size": EMBED_BATCH,
-                "workers": self.cores,
-                "warmup": 1,
-                "repeats": s.real_repeats,
-                "crops": crops,
-                "crop_scale": crop_scale,
-            },
-            "real-usual-way",
-        ):
+        # No eager network on an inference-only install (`prepare` said so in "partial").
+        usual_rows = (
+            self.child(
+                "bench.usual_way:measure",
+                {
+                    "root": str(root),
+                    "eager": prepared["eager"],
+                    "size": size,
+                    "batch_size": EMBED_BATCH,
+                    "workers": self.cores,
+                    "warmup": 1,
+                    "repeats": s.real_repeats,
+                    "crops": crops,
+                    "crop_scale": crop_scale,
+                },
+                "real-usual-way",
+            )
+            if prepared["eager"] is not None
+            else []
+        )
+        for row in usual_rows:
             row.update(stage="real", name=f"usual way fp32 eager ({tag}; DataLoader x{self.cores})")
             row.update(real="usual", unit="paintings/s")
         self.rows.append(real.auc_drift())
@@ -508,6 +562,26 @@ class _Suite:
                     row["bound_effective_fraction"] = row["value"] / bound_effective
             if usual is not None:
                 row["vs_usual"] = row["value"] / usual["value"]
+
+    def finder(self) -> None:
+        """Embedding with find_painting=auto against off, on realistic JPEGs and gallery photos."""
+        n = max(1, self.s.finder_images)
+        folders = {
+            "realistic JPEGs": [str(p) for paths in self.images(n).values() for p in paths],
+            "gallery photos": [str(p) for p in finder.gallery_photos(self.o.workdir, 3 * n)],
+        }
+        for folder, paths in folders.items():
+            self.child(
+                "bench.finder:measure",
+                {
+                    "paths": paths,
+                    "folder": folder,
+                    "model": self.o.real_model,
+                    "repeats": self.s.finder_repeats,
+                    "workers": self.cores,
+                },
+                f"finder-{folder.split()[0]}",
+            )
 
     # --- derived figures ------------------------------------------------------------------
 
@@ -589,6 +663,8 @@ class _Suite:
             self.usual(prepared)
         if "real" in stages:
             self.real()
+        if "finder" in stages:
+            self.finder()
         if "score" in stages:
             self.score(prepared["embedding_dim"] if prepared else o.embedding_dim)
         self.derive()

@@ -1,6 +1,7 @@
-"""The repository's ``python -m export`` (what `make export` runs): a thin entry point.
+"""``python -m export`` (what `make export` runs): a thin entry point, installed with the package.
 
-The export itself is a library, `painter_match.train.export` (`export_model`), installed with the
-package and reachable as ``painter-match export``; this folder only keeps the command working
-from a clone. Nothing is imported here, so ``python -m export --help`` stays instant.
+The export itself is a library, `painter_match.train.export` (`export_model`), also reachable as
+``painter-match export``; this package is the design's top-level name for it, and works the same
+from a clone or after ``pip install`` (it needs the ``[train]`` extra to export, not for ``--help``).
+Nothing is imported here, so ``python -m export --help`` stays instant.
 """

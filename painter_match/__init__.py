@@ -5,11 +5,12 @@ torch)::
 
     import painter_match
     model = painter_match.load()                 # or load("path.onnx", provider="cuda")
-    vectors = model.embed(["a.jpg", "b.jpg"])    # float32 [N, D], L2-normalised
-    p = model.same_artist("a.jpg", "b.jpg")      # calibrated probability
-    p = model.same_artist("a.jpg", "b.jpg", reference="ref.npz")  # with a labelled reference set
-    model.embed_folder("scans/", "scans.npz")    # what `painter-match embed` does, resumable
-    painter_match.score_pairs("pairs.csv", "submission.csv", names=..., vectors=..., calibration=...)
+    vector = model.embed("a.jpg")                # float32 [D], L2-normalised (a PIL image or array too)
+    vectors = model.embed(["a.jpg", "b.jpg"])    # float32 [N, D]
+    result = model.same_artist("a.jpg", "b.jpg")  # SameArtist: probability, similarity, verdict, ...
+    result = model.same_artist("a.jpg", "b.jpg", reference="ref.npz")  # with a labelled reference set
+    model.embed_folder("scans/", "scans.npz", resume=True)  # what `painter-match embed` does
+    painter_match.score_pairs("pairs.csv", "submission.csv", "scans.npz", force=True)  # `score`
 
 Names are imported on first use, so ``import painter_match`` (and ``painter-match --help``) stays
 instant.
@@ -20,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from painter_match._version import __version__
 
 if TYPE_CHECKING:
     from painter_match.data.catalogue import Catalogue, read_catalogue
@@ -29,12 +30,21 @@ if TYPE_CHECKING:
     from painter_match.errors import DataError, ImageLoadError, OutputError, PainterMatchError
     from painter_match.evaluation.evaluate import EvaluationReport, evaluate
     from painter_match.evaluation.labelled_pairs import labelled_pairs
-    from painter_match.inference.api import Model, load
+    from painter_match.inference.api import Model, ProviderFallbackWarning, load
     from painter_match.inference.calibration import Calibration
     from painter_match.inference.embeddings import Embeddings, load_embeddings, save_embeddings
     from painter_match.inference.folder import EmbedFolderResult, embed_folder
+    from painter_match.inference.labelled import ReferenceMade, make_reference
     from painter_match.inference.model import ModelChoice, ModelError, ModelInfo, resolve_model
-    from painter_match.inference.neighbours import ArtistVote, Neighbour, artist_vote, nearest, read_labels
+    from painter_match.inference.neighbours import (
+        ArtistVote,
+        Neighbour,
+        SimilarResult,
+        artist_vote,
+        nearest,
+        read_labels,
+        similar,
+    )
     from painter_match.inference.reference_fit import fit_reference
     from painter_match.inference.reference_set import (
         Reference,
@@ -42,12 +52,16 @@ if TYPE_CHECKING:
         load_reference,
         save_reference,
     )
-    from painter_match.inference.scoring import ScoreSummary, score_pairs, unique_images
+    from painter_match.inference.scoring import ScoreSummary, unique_images
     from painter_match.inference.similarity import pairwise_cosine
+    from painter_match.inference.submission import score_pairs
+    from painter_match.inference.verdict import SameArtist
 
 _WHERE = {
     "load": "painter_match.inference.api",
     "Model": "painter_match.inference.api",
+    "SameArtist": "painter_match.inference.verdict",
+    "ProviderFallbackWarning": "painter_match.inference.api",
     "ModelInfo": "painter_match.inference.model",
     "ModelChoice": "painter_match.inference.model",
     "ModelError": "painter_match.inference.model",
@@ -59,16 +73,20 @@ _WHERE = {
     "save_embeddings": "painter_match.inference.embeddings",
     "embed_folder": "painter_match.inference.folder",
     "EmbedFolderResult": "painter_match.inference.folder",
-    "score_pairs": "painter_match.inference.scoring",
+    "score_pairs": "painter_match.inference.submission",
     "ScoreSummary": "painter_match.inference.scoring",
     "unique_images": "painter_match.inference.scoring",
     "pairwise_cosine": "painter_match.inference.similarity",
     "Reference": "painter_match.inference.reference_set",
     "build_reference": "painter_match.inference.reference_set",
     "fit_reference": "painter_match.inference.reference_fit",
+    "make_reference": "painter_match.inference.labelled",
+    "ReferenceMade": "painter_match.inference.labelled",
     "save_reference": "painter_match.inference.reference_set",
     "load_reference": "painter_match.inference.reference_set",
     "nearest": "painter_match.inference.neighbours",
+    "similar": "painter_match.inference.neighbours",
+    "SimilarResult": "painter_match.inference.neighbours",
     "artist_vote": "painter_match.inference.neighbours",
     "read_labels": "painter_match.inference.neighbours",
     "Neighbour": "painter_match.inference.neighbours",
@@ -89,6 +107,8 @@ __all__ = [
     "__version__",
     "load",
     "Model",
+    "SameArtist",
+    "ProviderFallbackWarning",
     "ModelInfo",
     "ModelChoice",
     "ModelError",
@@ -107,9 +127,13 @@ __all__ = [
     "Reference",
     "build_reference",
     "fit_reference",
+    "make_reference",
+    "ReferenceMade",
     "save_reference",
     "load_reference",
     "nearest",
+    "similar",
+    "SimilarResult",
     "artist_vote",
     "read_labels",
     "Neighbour",

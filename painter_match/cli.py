@@ -24,6 +24,10 @@ def get_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Decide whether two paintings were painted by the same artist.",
+        # The terms are said where every user passes: the packaged model's are not the code's.
+        epilog="The model installed with painter-match is for research and education, not commercial\n"
+        "use (its training data's terms); the code is MIT. `painter-match model` shows which\n"
+        "model runs, its figures and terms, and where its card is.",
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -41,11 +45,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except UsageError as err:  # options the parser could not judge without the model
-        print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
+        print(f"{PROG} {args.command}: error: {err.for_cli()}", file=sys.stderr)
         return 2
     except PainterMatchError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
+        print(f"{PROG}: error: {err.for_cli()}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        # The outputs the command claimed (`painter_match.atomic.check_output`) are free again.
+        from painter_match.atomic import release_claims
+
+        release_claims()

@@ -125,3 +125,19 @@ def log_loss(labels: ArrayLike, probabilities: ArrayLike) -> float:
     if y.size != p.size or y.size == 0:
         raise ValueError(f"need equally many labels and probabilities, got {y.size} and {p.size}")
     return float(-np.mean(np.where(y, np.log(p), np.log1p(-p))))
+
+
+def expected_calibration_error(labels: ArrayLike, probabilities: ArrayLike, bins: int = 10) -> float:
+    """Expected calibration error: over ``bins`` equal-width bins of the predicted probability, the
+    pair-weighted mean gap between the mean prediction and the observed share of positives."""
+    y = np.asarray(labels, dtype=np.float64).ravel()
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    if y.size == 0 or y.size != p.size:
+        raise ValueError(f"need equally many labels and probabilities, got {y.size} and {p.size}")
+    which = np.minimum((p * bins).astype(np.int64), bins - 1)
+    counts = np.bincount(which, minlength=bins)
+    predicted = np.bincount(which, weights=p, minlength=bins)
+    observed = np.bincount(which, weights=y, minlength=bins)
+    filled = counts > 0
+    gaps = np.abs(predicted[filled] - observed[filled])  # sums per bin: |n*mean_p - n*mean_y|
+    return float(gaps.sum() / y.size)

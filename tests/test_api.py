@@ -50,27 +50,48 @@ def workplace(synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     return tmp_path
 
 
-def test_the_readme_example_runs(workplace: Path) -> None:
+def _run_readme_example() -> dict[str, object]:
     scope: dict[str, object] = {}
     exec(compile(_readme_example(), "README.md", "exec"), scope)  # noqa: S102 - our own README
-    vectors = scope["vectors"]
+    return scope
+
+
+def test_the_readme_example_runs_twice_in_a_row(workplace: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    first = _run_readme_example()
+    vector, vectors = first["vector"], first["vectors"]
+    assert isinstance(vector, np.ndarray) and vector.dtype == np.float32 and vector.shape == (16,)
     assert isinstance(vectors, np.ndarray) and vectors.dtype == np.float32 and vectors.shape == (2, 16)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    assert 0.0 <= float(scope["p"]) <= 1.0  # type: ignore[arg-type]
-    assert (workplace / "scans.npz").is_file() and (workplace / "submission.csv").is_file()
+    np.testing.assert_allclose(vector, vectors[0], atol=2e-5)  # one path in, its row out (batch rounding)
+    result = first["result"]
+    assert isinstance(result, painter_match.SameArtist) and 0.0 <= result.probability <= 1.0
+    summary = first["summary"]
+    assert isinstance(summary, painter_match.ScoreSummary)
+    assert (summary.pairs, summary.scored, summary.filled) == (2, 2, 0)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-2] == str(result) and printed[-1] == "2 pairs -> submission.csv: 2 scored"
+    written = (workplace / "submission.csv").read_text()
+
+    second = _run_readme_example()  # resume=True and force=True: the same answers, no error
+    assert second["summary"].scored == 2  # type: ignore[attr-defined]
+    assert second["result"] == result and (workplace / "submission.csv").read_text() == written
+    np.testing.assert_array_equal(second["vectors"], vectors)  # type: ignore[arg-type]
 
 
 def test_model_methods_agree_with_each_other(workplace: Path) -> None:
     model = painter_match.load()
-    assert model.path == workplace / "tiny.onnx" and model.loaded.choice is not None
-    assert model.loaded.choice.rule == "env"
+    assert model.path == workplace / "tiny.onnx" and model.choice is not None
+    assert model.choice.rule == "env"
     a, b = model.embed(["a.jpg", "b.jpg"])
-    expected = float(model.info.calibration.probability(float(a @ b)))
-    assert model.same_artist("a.jpg", "b.jpg") == pytest.approx(expected, abs=1e-6)
-    rare = float(model.info.calibration.at_prior(0.02).probability(float(a @ b)))
-    assert (
-        model.same_artist("a.jpg", "b.jpg", prior=0.02) == pytest.approx(rare, abs=1e-6) and rare < expected
-    )
+    similarity = float(a @ b)
+    result = model.same_artist("a.jpg", "b.jpg")
+    expected = float(model.info.calibration.probability(similarity))
+    assert result.probability == pytest.approx(expected, abs=1e-6)
+    assert result.similarity == pytest.approx(similarity, abs=1e-6) == model.similarity("a.jpg", "b.jpg")
+    rare = model.same_artist("a.jpg", "b.jpg", prior=0.02)
+    moved = model.info.calibration.at_prior(0.02)
+    assert rare.probability == pytest.approx(float(moved.probability(similarity)), abs=1e-6)
+    assert rare.probability < result.probability and rare.prior == 0.02 and rare.threshold > result.threshold
     with pytest.raises(ValueError, match="between 0 and 1"):
         model.same_artist("a.jpg", "b.jpg", prior=1.0)
     result = model.embed_folder("scans", "scans.npz")
@@ -102,7 +123,7 @@ def test_the_api_and_evaluating_an_onnx_model_never_import_torch(workplace: Path
         "model.embed_folder('scans', 'scans.npz')\n"
         "e = painter_match.load_embeddings('scans.npz')\n"
         "painter_match.score_pairs('pairs.csv', 'out.csv', names=e.paths, vectors=e.vectors,"
-        " calibration=e.source.info.calibration, quiet=True)\n"
+        " calibration=e.source.info.calibration)\n"
         f"report = painter_match.evaluate({str(model)!r}, {str(synth_dir)!r})\n"
         "assert report.imagenet_auc is None and 'torch' in report.imagenet_skipped\n"
         "assert not report.training_artists_known and report.auc_unseen_artists is None\n"

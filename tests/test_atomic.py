@@ -98,16 +98,19 @@ def test_an_output_that_is_an_input_is_refused_even_with_force(tmp_path: Path, l
     if link:
         target = tmp_path / "link.csv"
         target.symlink_to(source)
-    with pytest.raises(OutputError, match="is the pairs file .*refused even with --force"):
+    with pytest.raises(OutputError, match="is the pairs file .*refused even with force=True") as caught:
         atomic.check_output(target, force=True, inputs=[("pairs file", source), ("model", None)])
+    assert caught.value.for_cli().startswith(f"-o {target} is the pairs file")
+    assert "refused even with --force" in caught.value.for_cli()
     assert source.read_bytes() == b"index,image1,image2\n"
 
 
 def test_check_output_policy(tmp_path: Path) -> None:
     existing = tmp_path / "out.csv"
     existing.write_bytes(b"keep me")
-    with pytest.raises(OutputError, match="already exists; pass --force"):
+    with pytest.raises(OutputError, match="already exists; pass force=True") as caught:
         atomic.check_output(existing)
+    assert caught.value.for_cli().endswith("already exists; pass --force to replace it")
     atomic.check_output(existing, force=True)
     with pytest.raises(OutputError, match="is a folder"):
         atomic.check_output(tmp_path, force=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,7 @@ from painter_match.data.images import find_images, load_image
 from painter_match.data.views import Views
 from painter_match.errors import ImageLoadError
 from painter_match.inference.encoder import OnnxEncoder, normalise
+from painter_match.inference.inputs import ImageInput
 from painter_match.inference.model import LoadedModel, open_model
 
 
@@ -60,10 +62,26 @@ def test_iter_encode_batches_cover_the_input_in_order(model: LoadedModel, images
     assert sum(b.count for b in batches) == len(images)
 
 
-def test_closing_early_does_not_hang(model: LoadedModel, images: list[Path]) -> None:
-    iterator = OnnxEncoder(model, batch_size=2, workers=2).iter_encode(images * 5)
-    next(iterator)
+def test_closing_early_cancels_the_rest_and_stops_the_decode_threads(
+    model: LoadedModel, images: list[Path]
+) -> None:
+    decoded: list[str] = []
+
+    class Counting(OnnxEncoder):
+        def pixels(self, image: ImageInput) -> np.ndarray:
+            decoded.append(str(image))
+            return super().pixels(image)
+
+    before = set(threading.enumerate())
+    iterator = Counting(model, batch_size=2, workers=2, prefetch=2).iter_encode(images * 5)
+    first = next(iterator)
+    assert (first.start, first.stop) == (0, 2)
     iterator.close()
+    with pytest.raises(StopIteration):
+        next(iterator)
+    # At most the window decoded ahead (3 batches) and the few already running: not all 50.
+    assert 2 <= len(decoded) <= 2 * 3 + 2
+    assert [t.name for t in set(threading.enumerate()) - before if t.name.startswith("decode")] == []
 
 
 def test_progress_callback_counts_every_image(model: LoadedModel, images: list[Path]) -> None:

@@ -25,6 +25,7 @@ from painter_match.data.catalogue import artist_digest  # noqa: E402
 from painter_match.data.images import find_images, load_pixels  # noqa: E402
 from painter_match.data.views import Views  # noqa: E402
 from painter_match.errors import ImageLoadError  # noqa: E402
+from painter_match.inference.collection import MIN_COLLECTION  # noqa: E402
 from painter_match.inference.model import METADATA_KEY, ModelError, open_model  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from painter_match.train.export import AUC_DROP_LIMIT, ExportError, ExportReport, export_model, metadata  # noqa: E402
@@ -95,6 +96,13 @@ def test_metadata_carries_the_contract(fp32: tuple[Path, ExportReport], tiny_che
     assert datetime.fromisoformat(info.created).utcoffset() is not None
     assert info.weights == metadata.weights_digest(state.encoder)
     assert info.training_artists == tuple(sorted({artist_digest(a) for a in state.train_artists}))
+    # The collection adaptation: centred on at least MIN_COLLECTION paintings, with the calibration
+    # the trainer fitted on its validation paintings centred on their own mean.
+    assert state.collection_calibration is not None
+    assert info.collection is not None
+    assert (info.collection.method, info.collection.min_paintings) == ("centre", MIN_COLLECTION)
+    assert info.collection.calibration == state.collection_calibration
+    assert info.collection.calibration != info.calibration
     # One JSON document, not str() of a dict.
     props = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
     assert json.loads(props[METADATA_KEY])["schema_version"] == 1

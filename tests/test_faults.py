@@ -446,9 +446,9 @@ def test_views_beyond_the_bound_are_a_usage_error(data: dict[str, Path], work: P
 def test_views_and_batch_size_beyond_the_machine_are_a_usage_error(
     data: dict[str, Path], work: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    import painter_match.commands.common as common
+    import painter_match.inference.runtime as runtime  # the API decides, for the CLI too
 
-    monkeypatch.setattr(common, "machine_memory", lambda: 256 << 20)
+    monkeypatch.setattr(runtime, "machine_memory", lambda: 256 << 20)
     out = work / "e.npz"
     argv = ["embed", str(data["images"]), "-o", str(out), "-m", str(data["model"]), "--views", "64"]
     code, _, err = _run([*argv, "--batch-size", "64"], capsys)

@@ -43,9 +43,22 @@ def _run(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_the_script_is_executable() -> None:
-    assert os.access(SCRIPT, os.X_OK)
+def test_a_clean_clone_gets_an_executable_script_that_parses() -> None:
+    """A clone gets the mode git records, not this checkout's: without 100755 `bench/gpu-check`
+    is "permission denied" on the GPU machine it is meant for."""
+    staged = subprocess.run(
+        ["git", "ls-files", "--stage", "bench/gpu-check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if staged.returncode != 0:
+        pytest.skip("not a git checkout: the mode a clone gets cannot be read")
+    assert staged.stdout.split()[:1] == ["100755"], staged.stdout
     assert SCRIPT.read_text().startswith("#!/usr/bin/env bash\n")
+    syntax = subprocess.run(["bash", "-n", str(SCRIPT)], capture_output=True, text=True, check=False)
+    assert syntax.returncode == 0 and syntax.stderr == ""
 
 
 def test_without_nvidia_smi_it_says_so_in_one_line_and_touches_nothing(

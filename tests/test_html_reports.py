@@ -12,6 +12,7 @@ import fnmatch
 import re
 import subprocess
 import sys
+from dataclasses import replace
 from html.parser import HTMLParser
 from importlib import resources
 from pathlib import Path
@@ -107,15 +108,15 @@ def _query(
     similarity = np.sort(rng.uniform(-0.2, 0.95, k))[::-1]
     neighbours = [
         Neighbour(
-            path=_painting(folder / f"n{seed}-{i}.jpg", seed * 1000 + i),
-            name=f"train/n{seed}-{i}.jpg",
+            path=f"train/n{seed}-{i}.jpg",
+            file=_painting(folder / f"n{seed}-{i}.jpg", seed * 1000 + i),
             similarity=float(similarity[i]),
             probability=float(1 / (1 + np.exp(-(6 * similarity[i] - 2)))),
             artist=artists[i % len(artists)],
         )
         for i in range(k)
     ]
-    votes = [ArtistVote(artists[0], 0.625), ArtistVote(artists[1], 0.375)]
+    votes = [ArtistVote(artists[0], 2.5, 0.625), ArtistVote(artists[1], 1.5, 0.375)]
     return SimilarQuery(_painting(folder / f"q{seed}.jpg", 99_000 + seed), f"q{seed}.jpg", neighbours, votes)
 
 
@@ -153,7 +154,7 @@ def test_similar_report_shows_every_painting_with_its_scores(tmp_path: Path) -> 
         assert float(attrs["data-probability"]) == pytest.approx(neighbour.probability, abs=5e-7)
         assert f"similarity {neighbour.similarity:.4f}" in figure["text"]
         assert f"P(same) {neighbour.probability:.3f}" in figure["text"]
-        assert neighbour.name in figure["text"] and neighbour.artist in figure["text"]
+        assert neighbour.path in figure["text"] and neighbour.artist in figure["text"]
     # The vote: one bar chart per query, shares as shown percentages.
     charts = [svg for svg in page.find("svg") if "Artist vote" in svg["text"]]
     assert len(charts) == 2 and "62.5%" in charts[0]["text"] and "37.5%" in charts[0]["text"]
@@ -167,7 +168,7 @@ def test_similar_report_without_labels_says_there_is_no_vote(tmp_path: Path) -> 
     bare = SimilarQuery(
         query.path,
         query.name,
-        [Neighbour(n.path, n.name, n.similarity, n.probability) for n in query.neighbours],
+        [replace(n, artist=None) for n in query.neighbours],
     )
     _, page = _read(similar_report([bare], tmp_path / "similar.html"))
     assert "none of the neighbours has a known artist" in page.text()
@@ -180,9 +181,9 @@ def test_unreadable_paintings_become_boxes_with_the_cause(tmp_path: Path) -> Non
     missing = tmp_path / "gone.jpg"
     good = _painting(tmp_path / "good.jpg", 1)
     neighbours = [
-        Neighbour(corrupt, "corrupt.jpg", 0.5, 0.6),
-        Neighbour(missing, "gone.jpg", 0.4, 0.5),
-        Neighbour(good, "good.jpg", 0.3, 0.4),
+        Neighbour("corrupt.jpg", 0.5, probability=0.6, file=corrupt),
+        Neighbour("gone.jpg", 0.4, probability=0.5, file=missing),
+        Neighbour("good.jpg", 0.3, probability=0.4, file=good),
     ]
     _, page = _read(similar_report([SimilarQuery(missing, "gone.jpg", neighbours)], tmp_path / "r.html"))
     assert len(page.find("img")) == 1
@@ -218,8 +219,8 @@ def test_odd_images_are_decoded_like_the_model_sees_them(tmp_path: Path) -> None
 def test_names_and_artists_are_escaped_everywhere(tmp_path: Path) -> None:
     script = _painting(tmp_path / "<script>.jpg", 5)
     artist = '"&<>'
-    neighbours = [Neighbour(script, script.name, 0.8, 0.9, artist=artist)]
-    votes = [ArtistVote(artist, 1.0)]
+    neighbours = [Neighbour(script.name, 0.8, artist=artist, probability=0.9, file=script)]
+    votes = [ArtistVote(artist, 0.8, 1.0)]
     similar = similar_report(
         [SimilarQuery(script, '<b onload="x">q', neighbours, votes)], tmp_path / "s.html"
     )
@@ -398,7 +399,7 @@ def test_a_thousand_thumbnails_stay_within_a_few_megabytes(tmp_path: Path) -> No
             large[q % 20],
             f"q{q}",
             [
-                Neighbour(files[(q * 9 + i) % 100], f"{q}-{i}.jpg", 0.9 - i / 20, 0.8, "Monet")
+                Neighbour(f"{q}-{i}.jpg", 0.9 - i / 20, "Monet", 0.8, files[(q * 9 + i) % 100])
                 for i in range(9)
             ],
         )

@@ -68,8 +68,8 @@ def test_identity_is_the_weights_and_preprocessing_not_the_export_time() -> None
         (lambda d: d.update(calibration={"slope": 1.0}), "calibration field 'intercept'"),
         (lambda d: d.update(variant="int4"), "variant 'int4'"),
         (lambda d: d.update(resize="stretch"), "resize 'stretch'"),
-        (lambda d: d.update(views={"crops": -1}), "crops must be 0 or more"),
-        (lambda d: d.update(val_auc="high"), "val_auc must be a number"),
+        (lambda d: d.update(views={"crops": -1}), "crops must be a whole number from 0 to 64"),
+        (lambda d: d.update(val_auc="high"), "val_auc must be a finite number"),
     ],
 )
 def test_bad_metadata_is_refused_with_the_field_named(change, message: str) -> None:

@@ -277,7 +277,6 @@ def test_the_api_scores_with_the_reference_as_the_cli_does(
         vectors=embeddings.vectors,
         calibration=embeddings.source.info.calibration,
         reference=reference,
-        quiet=True,
     )
     assert summary.pairs == 3
     base = ["score", str(root / "pairs.csv"), "--embeddings", str(scene["test"]), "-q"]
@@ -307,16 +306,18 @@ def test_model_same_artist_takes_a_reference(tmp_path: Path) -> None:
     reference = build_reference(embeddings, labels).fitted(replace(TRUSTING, near_duplicate=1.5), None)
     save_reference(tmp_path / "ref.npz", reference)
     a, b = tree / "anna" / "0.png", tree / "ben" / "0.png"
-    by_file = model.same_artist(a, b, reference=tmp_path / "ref.npz")
-    assert 0.0 <= by_file <= 1.0 and by_file == pytest.approx(model.same_artist(a, b, reference=reference))
-    assert model.same_artist(a, b) == pytest.approx(
+    by_file = model.same_artist(a, b, reference=tmp_path / "ref.npz").probability
+    assert 0.0 <= by_file <= 1.0
+    assert by_file == pytest.approx(model.same_artist(a, b, reference=reference).probability)
+    assert model.same_artist(a, b).probability == pytest.approx(
         model.info.calibration.probability(model.similarity(a, b))
     )
-    with pytest.raises(ValueError, match="cannot be moved"):  # TRUSTING was set by hand: no share
+    with pytest.raises(painter_match.DataError, match="cannot be moved"):  # TRUSTING: set by hand, no share
         model.same_artist(a, b, reference=reference, prior=0.1)
     assert reference.combiner is not None
     even = replace(reference, combiner=replace(reference.combiner, positive_share=0.5))
-    plain, rare = model.same_artist(a, b, reference=even), model.same_artist(a, b, reference=even, prior=0.1)
+    plain = model.same_artist(a, b, reference=even).probability
+    rare = model.same_artist(a, b, reference=even, prior=0.1).probability
     assert (rare / (1 - rare)) / (plain / (1 - plain)) == pytest.approx(0.1 / 0.9, rel=1e-3)
     foreign = replace(reference, source="another model")
     with pytest.raises(painter_match.DataError, match="made from the embeddings of model"):

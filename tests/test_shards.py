@@ -240,7 +240,7 @@ def test_merge_refuses_an_existing_output_without_force(
     parts = _shards(folder, models["a"], tmp_path, capsys, n=2)
     out = tmp_path / "m.npz"
     out.write_bytes(b"keep me")
-    with pytest.raises(OutputError, match="already exists; pass --force"):
+    with pytest.raises(OutputError, match="already exists; pass force=True"):
         merge_embeddings(out, parts)
     assert out.read_bytes() == b"keep me"
     code = main(["merge", str(out), *map(str, parts)])

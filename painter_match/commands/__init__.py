@@ -23,4 +23,5 @@ COMMANDS = (
     "score",
     "verify",
     "similar",
+    "model",
 )

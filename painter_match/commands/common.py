@@ -1,4 +1,4 @@
-"""What the commands share: option types and groups, the one model-opening helper, printing.
+"""What the commands share: option types and groups, opening the model for a command, printing.
 
 Light at import (argparse and the standard library): the heavy modules a helper needs are
 imported inside it, so that building the parser stays instant.
@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from painter_match.errors import PainterMatchError, UsageError
+from painter_match.errors import PainterMatchError
 from painter_match.workers import HELP as WORKERS_HELP
 
 if TYPE_CHECKING:
-    from painter_match.data.views import Views
-    from painter_match.inference.encoder import OnnxEncoder
-    from painter_match.inference.model import LoadedModel
+    from painter_match.inference.api import Model
 
 PROG = "painter-match"
 # --views: more crops than this add nothing a grid of 8 x 8 does not already see, and each one
@@ -84,7 +81,12 @@ def prior_share(text: str) -> float:
         raise argparse.ArgumentTypeError(
             f"must be between 0 and 1 (exclusive), got {text}; e.g. 0.013 for Kaggle's test pairs"
         )
-    return value
+    from painter_match.inference.calibration import check_prior
+
+    try:
+        return check_prior(value)  # the shares whose probabilities can be written
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def add_prior_option(parser: argparse.ArgumentParser) -> None:
@@ -101,25 +103,17 @@ def add_prior_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def check_prior_can_move(what: object, fitted_share: float, prior: float | None, remedy: str) -> None:
-    """Refuse ``--prior`` for probabilities whose fit recorded no share of same-artist pairs.
-
-    Args:
-        what: the file the probabilities come from (a reference, a model, an embeddings file).
-        fitted_share: the share its fit recorded.
-        prior: the ``--prior`` given, or None.
-        remedy: how to get a file that records it.
-
-    Raises:
-        DataError: naming the file and what to do.
-    """
-    if prior is not None and not 0.0 < fitted_share < 1.0:
-        from painter_match.errors import DataError
-
-        raise DataError(
-            f"{what} records no share of same-artist pairs for its calibration ({fitted_share}), so its "
-            f"probabilities cannot be moved to --prior; {remedy}, or leave out --prior"
-        )
+def add_collection_option(parser: argparse.ArgumentParser, collection: str) -> None:
+    """``--collection {auto,centre,none}``: the collection adaptation (`painter_match.inference.collection`)."""
+    parser.add_argument(
+        "--collection",
+        choices=("auto", "centre", "none"),
+        default="auto",
+        help=f"compare the embeddings centred on the mean of {collection} (centre), as they are (none), "
+        "or as the model states (auto: centred when the model carries a centred calibration and there "
+        "are at least 20 paintings). Centring removes what a source's pictures share (lighting, camera, "
+        "scan) so that it does not pass for a shared hand; the probabilities take the matching calibration",
+    )
 
 
 def crops(text: str) -> int:
@@ -212,6 +206,33 @@ def add_model_options(parser: argparse.ArgumentParser, *, encode: bool = True) -
             metavar="CROPS",
             help=f"crops averaged with the whole painting, 0 to {MAX_CROPS} (default: the model's own choice)",
         )
+        add_find_painting_options(group)
+
+
+def find_painting(args: argparse.Namespace) -> str:
+    """``--find-painting`` as given, else its default for commands that embed on this machine."""
+    return getattr(args, "find_painting", None) or "auto"
+
+
+def add_find_painting_options(parser: argparse.ArgumentParser | Any) -> None:
+    """``--find-painting`` and ``--painting-edge``: embed only the painting in a photo of it
+    (`painter_match.data.painting_finder`); their values go to the API's ``find_painting=`` and
+    ``painting_edge=`` (`find_painting` gives the first, its default resolved)."""
+    parser.add_argument(
+        "--find-painting",
+        choices=("auto", "on", "off"),
+        default=None,
+        help="look for the painting in each image and embed only it, straightened: auto (default; off for "
+        "embed --engine ray) when it hangs on a wall in a photo (catalogue images and photos cropped to the "
+        "painting stay whole), on whenever an outline is found, off never",
+    )
+    parser.add_argument(
+        "--painting-edge",
+        choices=("frame", "canvas"),
+        default="frame",
+        help="crop to the frame's outer edge (default; for references that show frames) or to the canvas "
+        "inside it (for canvas-only references)",
+    )
 
 
 def say(args: argparse.Namespace, message: str) -> None:
@@ -238,155 +259,74 @@ def import_training(module: str) -> Any:
         raise
 
 
-def views_option(crop_count: int | None, scale: float) -> Views | None:
-    """``--views N --view-scale S`` as a view policy, or None when ``--views`` is not given."""
-    if crop_count is None:
-        return None
-    from painter_match.data.views import Views
+def load_model(args: argparse.Namespace) -> Model:
+    """The model a command uses, opened once for the run by `painter_match.load` (``-m``, else
+    ``$PAINTER_MATCH_MODEL``, else ``./models/painter-match.onnx``, else the packaged default, on
+    ``--provider`` with ``--threads``); says on stderr which file, by which rule, and where it runs
+    (unless ``--quiet``), and turns the API's provider warning into one naming ``--provider``."""
+    import warnings
 
-    try:
-        return Views(crops=crop_count, crop_scale=scale)
-    except ValueError as err:
-        raise PainterMatchError(f"--views/--view-scale: {err}") from None
+    import painter_match
+    from painter_match.inference.api import ProviderFallbackWarning
 
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ProviderFallbackWarning)
+        model = painter_match.load(args.model, args.provider, threads=args.threads)
+    for warning in caught:
+        message = warning.message
+        if isinstance(message, ProviderFallbackWarning):
+            print(
+                f"{PROG}: warning: --provider {message.requested} was asked for but {message.running} runs "
+                "the model",
+                file=sys.stderr,
+            )
+        else:  # not ours to translate: shown as Python would have
+            warnings.showwarning(message, warning.category, warning.filename, warning.lineno)
+    if args.provider == "auto":
+        # onnxruntime-gpu installed but the CPU build's files on top: auto would quietly run on the CPU.
+        from painter_match.inference.ort_builds import overwritten_warning
 
-def default_threads() -> int:
-    """onnxruntime's intra-op threads when --threads is not given: half the cores.
-
-    The decode threads (one per core) run at the same time; on the 2-core machine the project is
-    measured on, 2 decode threads + 1 onnxruntime thread embedded 45 images/s against 35 with 2 + 2
-    (compact 96 px model; 109 against 79 with a tiny one), as the two pools stop fighting for cores.
-    """
-    return max(1, (os.cpu_count() or 1) // 2)
-
-
-def open_command_model(args: argparse.Namespace) -> LoadedModel:
-    """Open the model a command uses (`painter_match.inference.model.resolve_model`: ``-m``, else
-    ``$PAINTER_MATCH_MODEL``, else ``./models/painter-match.onnx``, else the packaged default) once
-    for the run on ``--provider``, and say on stderr which one, by which rule, and where it runs."""
-    from painter_match.inference.model import open_model, resolve_model
-
-    choice = resolve_model(args.model)
-    model = open_model(choice.path, provider=args.provider, threads=args.threads or default_threads())
-    model.choice = choice
-    wanted = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}.get(args.provider)
-    if wanted and model.provider != wanted:
-        # onnxruntime falls back silently when a GPU provider fails to start; the user asked for it.
-        print(
-            f"{PROG}: warning: --provider {args.provider} was asked for but {model.provider} runs the model",
-            file=sys.stderr,
-        )
-    info = model.info
+        overwritten = overwritten_warning()
+        if overwritten:
+            print(f"{PROG}: {overwritten}", file=sys.stderr)
     if not getattr(args, "quiet", False):
+        info, choice = model.info, model.choice
+        rule = f"{choice.rule_text}; " if choice is not None else ""
         print(
-            f"{PROG}: model {model.path} ({choice.rule_text}; {info.backbone}, {info.variant}, "
-            f"{info.input_size} px, {info.embedding_dim}-d) on {model.provider}",
+            f"{PROG}: model {model.path} ({rule}{info.backbone}, {info.variant}, {info.input_size} px, "
+            f"{info.embedding_dim}-d) on {model.provider}",
             file=sys.stderr,
             flush=True,
         )
     return model
 
 
-def views_for(args: argparse.Namespace, model: LoadedModel) -> Views:
-    """The model's view policy, with ``--views N`` overriding its number of crops."""
-    from painter_match.data.views import Views
-
-    default = model.info.views
-    crop_count = getattr(args, "views", None)
-    return default if crop_count is None else Views(crops=crop_count, crop_scale=default.crop_scale)
-
-
-# What one view (one row of a model call) costs beyond its uint8 pixels, as a multiple of them:
-# the float input, the activations and the output. Measured 42x for the compact 96 px model
-# (`--views 1000` at batch 32 asked onnxruntime for 37 GB); rounded up.
-MODEL_CALL_FACTOR = 48
-
-
-def machine_memory() -> int | None:
-    """The machine's physical memory in bytes, or None where the system does not say."""
-    try:
-        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
-def check_memory(
-    args: argparse.Namespace, model: LoadedModel, views: Views, most_images: int | None = None
-) -> None:
-    """Refuse --views/--batch-size that would need more memory than the machine has.
-
-    One model call takes ``batch_size * (1 + crops)`` views of ``S x S x 3`` bytes, each costing
-    about `MODEL_CALL_FACTOR` times that inside onnxruntime; the decode threads hold
-    ``prefetch + 1`` batches of views besides. ``most_images`` caps the batch when the run embeds
-    fewer images than a batch holds.
-
-    Raises:
-        UsageError: naming the options, the estimate and the largest batch size that fits.
-    """
-    total = machine_memory()
-    if total is None:
-        return
-    rows_per_image = 1 + views.crops
-    view_bytes = model.info.input_size**2 * 3
-    per_image = rows_per_image * view_bytes * (MODEL_CALL_FACTOR + 3)  # a call, and 3 batches decoded
-    batch = int(getattr(args, "batch_size", 1))
-    if most_images is not None:
-        batch = max(1, min(batch, most_images))
-    need = batch * per_image
-    if need <= total:
-        return
-    fits = total // per_image
-    advice = (
-        f"lower --batch-size to {fits} or less"
-        if fits >= 1
-        else "lower --views (a global view alone is --views 0)"
-    )
-    raise UsageError(
-        f"--views {views.crops} with --batch-size {batch} on this {model.info.input_size} px model needs about "
-        f"{need / 2**30:,.1f} GiB for one model call, more than this machine's {total / 2**30:,.1f} GiB; {advice}"
-    )
-
-
-def make_encoder(args: argparse.Namespace, model: LoadedModel, most_images: int | None = None) -> OnnxEncoder:
-    """The encoder for ``--views``, ``--batch-size``, ``--workers`` and ``--max-pixels``, memory checked
-    (`check_memory`; ``most_images``: how many images the run embeds at most, when known)."""
-    from painter_match.data.images import DEFAULT_MAX_PIXELS
-    from painter_match.inference.encoder import OnnxEncoder
-
-    views = views_for(args, model)
-    check_memory(args, model, views, most_images)
-    return OnnxEncoder(
-        model,
-        views=views,
-        batch_size=args.batch_size,
-        workers=args.workers,
-        max_pixels=getattr(args, "max_pixels", None) or DEFAULT_MAX_PIXELS,
-    )
+def log_to(args: argparse.Namespace) -> Callable[[str], None]:
+    """A ``log`` callback for the API that notes on stderr as `say` does."""
+    return lambda line: say(args, line)
 
 
 def add_html_option(parser: argparse.ArgumentParser, shows: str) -> None:
-    """``--html OUT.html``: a self-contained page of the result (`painter_match.evaluation.html_report`)."""
+    """``--html OUT.html``: a self-contained page of the result (`painter_match.evaluation.html_report`),
+    and ``--force`` (to replace an existing page) where the command has none yet."""
     parser.add_argument(
         "--html", metavar="OUT.html", type=Path, default=None, help=f"write a self-contained page: {shows}"
     )
+    if "--force" not in parser._option_string_actions:
+        parser.add_argument(
+            "--force", action="store_true", help="replace the --html page (or other output) if it exists"
+        )
 
 
 def check_html_output(args: argparse.Namespace, inputs: list[tuple[str, str | Path | None]]) -> None:
-    """Refuse ``--html`` before any work when it cannot be written or is one of ``inputs``.
-
-    A report is made again at will, so an existing one is replaced (no ``--force`` needed); an
-    input never is.
-    """
+    """Refuse ``--html`` before any work when it cannot be written or is one of ``inputs``: the one
+    output rule (`painter_match.atomic.check_output`), so an existing page is replaced only with
+    ``--force``, an input never, and its folder must exist."""
     if args.html is None:
         return
     from painter_match.atomic import check_output
 
-    check_output(args.html, force=True, inputs=inputs, option="--html", make_folder=True)
-
-
-def model_record(model: LoadedModel) -> dict[str, object]:
-    """The model facts every --json result carries: which file, by which rule, what it is."""
-    return model.record()
+    check_output(args.html, force=getattr(args, "force", False), inputs=inputs, option="--html")
 
 
 @contextmanager

@@ -1,32 +1,26 @@
 """``painter-match embed DIR -o OUT.npz``: embed every image under a folder, resumably.
 
-A thin layer over `painter_match.inference.folder.embed_folder` (which documents what happens to
-an existing output, a partial file, unreadable images and an interruption): this module opens
-the model, turns ``kill`` into Ctrl-C, and prints the result.
+A thin layer over `painter_match.Model.embed_folder` (`painter_match.inference.folder` documents
+what happens to an existing output, a partial file, unreadable images and an interruption): this
+module opens the model, makes that one call with the options, turns ``kill`` into Ctrl-C, and
+prints the result.
 """
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from painter_match.commands.common import (
     add_command,
     add_model_options,
     add_output_options,
     interrupted,
-    make_encoder,
-    model_record,
-    open_command_model,
+    load_model,
+    log_to,
     print_json,
-    say,
     sigterm_as_interrupt,
 )
-from painter_match.errors import UsageError
-
-if TYPE_CHECKING:
-    from painter_match.inference.model import LoadedModel
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -94,53 +88,38 @@ def shard(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from painter_match.inference.encoder import OnnxEncoder
-    from painter_match.inference.folder import EmbedInterrupted, embed_folder
+    from painter_match.inference.folder import EmbedInterrupted
 
-    if args.engine != "ray" and (args.address is not None or args.gpus_per_actor):
-        raise UsageError("--address and --gpus-per-actor go with --engine ray")
     if args.engine == "ray":
         from painter_match.inference.ray_engine import import_ray
 
-        import_ray()  # before any work: without Ray, say how to install it
-    opened: list[LoadedModel] = []
-
-    def encoder() -> OnnxEncoder:
-        model = open_command_model(args)
-        opened.append(model)
-        local = make_encoder(args, model)
-        if args.engine == "local":
-            return local
-        from painter_match.inference.ray_engine import RayEncoder
-
-        return RayEncoder(
-            model,
-            views=local.views,
-            batch_size=args.batch_size,
-            address=args.address,
-            num_gpus_per_actor=args.gpus_per_actor,
-            max_pixels=local.max_pixels,
-        )
-
+        import_ray()  # before the model is opened: without Ray, the one line says how to install it
+    model = load_model(args)
     try:
         with sigterm_as_interrupt():
-            result = embed_folder(
+            result = model.embed_folder(
                 args.dir,
                 args.output,
-                encoder,
                 resume=args.resume,
                 force=args.force,
                 strict=args.strict,
-                inputs=[("model", args.model)],
-                show_progress=not (args.quiet or args.json),
-                log=lambda line: say(args, line),
+                batch_size=args.batch_size,
+                views=args.views,
+                workers=args.workers,
+                max_pixels=args.max_pixels,
                 shard=args.shard,
+                engine=args.engine,
+                address=args.address,
+                gpus_per_actor=args.gpus_per_actor,
+                show_progress=not (args.quiet or args.json),
+                log=log_to(args),
+                find_painting=args.find_painting,  # None: auto here, off on Ray (the API decides)
+                painting_edge=args.painting_edge,
             )
     except EmbedInterrupted as stop:
-        return interrupted(stop.note)
-    model = opened[0]
+        return interrupted(stop.cli_note)
     summary = result.to_dict()
-    summary["model"] = {**model_record(model), "identity": result.embeddings.source.identity}
+    summary["model"] = {**model.record(), "identity": result.embeddings.source.identity}
     summary["shard"] = f"{args.shard[0]}/{args.shard[1]}" if args.shard else None
     summary["engine"] = args.engine
     if args.json:
@@ -151,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
     lines = [
         f"embedded {embedded:,} images in {seconds:.1f}s{rate}"
         + (f", {result.resumed:,} already done" if result.resumed else "")
-        + f" -> {result.output} ({len(result.embeddings):,} vectors of {model.info.embedding_dim})"
+        + f" -> {result.output} ({len(result.embeddings):,} vectors of {model.dim})"
         + (f", shard {args.shard[0]}/{args.shard[1]}" if args.shard else "")
     ]
     if result.failures:

@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from painter_match.commands.common import (
+    add_collection_option,
     add_command,
     add_html_option,
     add_output_options,
@@ -20,7 +21,6 @@ from painter_match.commands.common import (
     import_training,
     non_negative_int,
     print_json,
-    views_option,
 )
 from painter_match.errors import PainterMatchError
 
@@ -75,17 +75,30 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
     evaluate.add_argument(
         "--view-scale", type=float, default=2.0, help="with --views: crops' scale (x the input size)"
     )
+    add_collection_option(evaluate, "the paintings evaluated")
     add_workers(evaluate)
     add_output_options(evaluate)
     return evaluate
 
 
 def run(args: argparse.Namespace) -> int:
+    from painter_match.atomic import check_output
     from painter_match.data.catalogue import read_artist_list, read_catalogue
     from painter_match.data.selection import fold_artists
+    from painter_match.data.views import Views
     from painter_match.evaluation.evaluate import evaluate
+    from painter_match.inference.runtime import choose_views
 
-    check_html_output(args, [("model", args.model)])
+    inputs: list[tuple[str, str | Path | None]] = [
+        ("model", args.model),
+        ("pairs file", args.pairs),
+        ("solution file", args.solution),
+        ("artists file", args.artists),
+        *(("data folder", folder) for folder in args.data_dir),
+    ]
+    check_html_output(args, inputs)
+    if args.roc is not None:  # the same rule as --html: an input never, an existing file with --force
+        check_output(args.roc, force=args.force, inputs=inputs, option="--roc")
     artists = read_artist_list(args.artists) if args.artists else None
     if args.fold:
         try:
@@ -118,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         seed=args.seed,
         workers=args.workers,
-        views=views_option(args.views, args.view_scale),
+        # --views N --view-scale S read as the API reads a number of crops; left out: the model's own.
+        views=None if args.views is None else choose_views(args.views, Views(), crop_scale=args.view_scale),
+        collection=args.collection,
     )
     if args.json:
         print_json(report.to_dict())
@@ -155,7 +170,17 @@ def run(args: argparse.Namespace) -> int:
         f"same->different {c['false_different']:,}  different->different {c['true_different']:,}",
     ]
     check = report.calibration_check
+    collection = report.collection or {}
+    lines.append(
+        f"collection    {'centred on the mean of the ' + format(collection['paintings'], ',') + ' paintings evaluated' if collection.get('method') == 'centre' else 'compared as they are'}"
+        + (f" ({collection['reason']})" if collection.get("reason") else "")
+    )
     if check is not None:
+        lines.append(
+            f"verdicts      at P(same) >= 0.5: accuracy {check['accuracy']:.4f} (calling every pair different: "
+            f"{check['accuracy_all_different']:.4f}); {check['different_called_same']:.1%} of different-artist "
+            f"pairs called the same, {check['same_called_same']:.1%} of same-artist pairs; ECE {check['ece']:.4f}"
+        )
         lines.append(
             f"calibration   mean P(same) {check['mean_probability']:.4f} for a same-artist share of "
             f"{check['pairs_share']:.4f} (fitted at {check['fitted_share']:.3g}), log-loss {check['log_loss']:.4f}"

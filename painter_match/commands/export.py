@@ -110,12 +110,20 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         with sigterm_as_interrupt():  # `kill` cleans up as Ctrl-C does
-            # Before the checkpoint is read: an existing model is replaced only when asked.
+            # Before the checkpoint is read: an existing model is replaced only when asked. The
+            # model's folder is made if missing (`models/` in a fresh clone, for `make export`),
+            # and said: no folder is ever made without a word (docs/reliability.md).
+            folder = Path(args.output).parent
+            if not folder.exists() and not args.quiet:
+                print(
+                    f"painter-match export: creating the folder {folder} for {args.output}", file=sys.stderr
+                )
             check_output(
                 Path(args.output),
                 force=args.force,
                 inputs=[("checkpoint", args.checkpoint)],
                 make_folder=True,
+                what="export",
             )
             library = import_training("painter_match.train.export")
             graph = import_training("painter_match.train.export.graph")
@@ -161,5 +169,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except PainterMatchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {exc.for_cli()}", file=sys.stderr)
         return 1

@@ -1,8 +1,8 @@
 """``painter-match reference TRAIN.npz --labels LABELS -o ref.npz``: fit a labelled reference set.
 
-A thin layer over `painter_match.inference.reference_set` and `reference_fit`: the labelled
-paintings' embeddings (from `embed`) and their artists (read by the one label reader that
-``similar --labels`` uses: a Kaggle ``train_info.csv`` / ``all_data_info.csv`` by file name, or a
+One call of `painter_match.inference.labelled.make_reference`: the labelled paintings'
+embeddings (from `embed`) and their artists (read by the one label reader that ``similar
+--labels`` uses: a Kaggle ``train_info.csv`` / ``all_data_info.csv`` by file name, or a
 folder-per-artist tree whose folders are the artists) become a `Reference`, its pair model is
 fitted on held-out paintings of its own artists, and the result is written atomically for
 ``score --reference`` and ``verify --reference``.
@@ -58,69 +58,25 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from painter_match import atomic
-    from painter_match.errors import DataError
-    from painter_match.inference.embeddings import load_embeddings
-    from painter_match.inference.neighbours import read_labels
-    from painter_match.inference.reference_fit import fit_reference
-    from painter_match.inference.reference_set import build_reference, save_reference
+    from painter_match.inference.labelled import make_reference
 
-    atomic.check_output(
+    made = make_reference(
+        args.embeddings,
+        args.labels,
         args.output,
+        skip_unlabelled=args.skip_unlabelled,
+        unseen_artists=args.unseen_artists,
+        max_pairs=args.max_pairs,
+        seed=args.seed,
         force=args.force,
-        inputs=[
-            ("embeddings file", args.embeddings),
-            ("labels file", args.labels),
-            ("artist list", args.unseen_artists),
-        ],
+        log=lambda line: say(args, line),
     )
-    embeddings = load_embeddings(args.embeddings)
-    labels = read_labels(args.labels)
-    by_path = {path: labels.artist(path) for path in embeddings.paths}
-    labelled = {path: artist for path, artist in by_path.items() if artist}
-    unlabelled = len(embeddings.paths) - len(labelled)
-    if unlabelled and not args.skip_unlabelled:
-        example = next(path for path, artist in by_path.items() if not artist)
-        raise DataError(
-            f"{unlabelled:,} of the {len(embeddings.paths):,} paintings in {args.embeddings} have no artist "
-            f"in {args.labels} (first: {example!r}); give the labels of the folder embedded, or pass "
-            "--skip-unlabelled"
-        )
-    unseen = None
-    if args.unseen_artists is not None:
-        try:
-            text = args.unseen_artists.read_text(encoding="utf-8")
-        except OSError as error:
-            raise DataError(
-                f"--unseen-artists {args.unseen_artists}: cannot read ({error.strerror})"
-            ) from None
-        unseen = [line.strip() for line in text.splitlines() if line.strip()]
-    try:
-        reference = build_reference(embeddings, labelled, unlabelled="skip")
-        say(args, f"fitting on {len(reference):,} paintings of {len(reference.artists):,} artists")
-        fitted = fit_reference(reference, unseen_artists=unseen, max_pairs=args.max_pairs, seed=args.seed)
-    except ValueError as error:  # too few artists or paintings to hold some out, a stranger named
-        raise DataError(f"{args.embeddings}: cannot fit a reference ({error})") from None
-    save_reference(args.output, fitted)
-    result = summary(fitted, args.output, unlabelled)
+    result = made.to_dict()
     if args.json:
         print_json(result)
         return 0
     print(describe(result))
     return 0
-
-
-def summary(reference: Any, output: Path, unlabelled: int) -> dict[str, Any]:
-    """What was fitted, for ``--json`` and the one-paragraph text."""
-    combiner = reference.combiner
-    return {
-        "output": str(output),
-        "paintings": len(reference),
-        "artists": len(reference.artists),
-        "unlabelled_skipped": unlabelled,
-        "model": reference.source,
-        "combiner": combiner.to_dict(),
-    }
 
 
 def describe(result: dict[str, Any]) -> str:

@@ -2,26 +2,27 @@
 
 QUERY is a path already in the embeddings file (as stored, or a file inside the folder that was
 embedded), else an image file embedded with the model (which must be the one that made the
-file), or a folder: each image in it is a query. The search and the vote are
-`painter_match.inference.neighbours`'; ``--html`` draws them (`html_report.similar_report`), one
-section per query, with the same numbers as ``--json``.
+file), or a folder: each image in it is a query. One call of
+`painter_match.inference.neighbours.similar` finds the neighbours and the vote; ``--html`` draws
+them (`html_report.similar_report`), one section per query, with the same numbers as ``--json``.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+import sys
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from painter_match.commands.common import (
+    add_collection_option,
     add_command,
     add_html_option,
     add_model_options,
     add_output_options,
     check_html_output,
-    model_record,
-    open_command_model,
+    load_model,
     positive_int,
     print_json,
     say,
@@ -29,10 +30,9 @@ from painter_match.commands.common import (
 from painter_match.errors import DataError, UsageError
 
 if TYPE_CHECKING:
-    import numpy as np
-
+    from painter_match.inference.api import Model
     from painter_match.inference.embeddings import Embeddings
-    from painter_match.inference.neighbours import Labels
+    from painter_match.inference.neighbours import SimilarResult
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -65,93 +65,22 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         help="with --html: the folder the embeddings' paths are relative to (default: the folder that "
         "was embedded, as recorded in the file)",
     )
+    add_collection_option(parser, "the embeddings file's paintings")
     add_model_options(parser, encode=False)
     add_output_options(parser)
     return parser
 
 
-@dataclass(frozen=True)
-class _Query:
-    """One query: as given, its vector, and its row in the file (None when embedded here)."""
-
-    name: str
-    vector: np.ndarray
-    row: int | None
-
-
-def _queries(args: argparse.Namespace, embeddings: Embeddings) -> tuple[list[_Query], dict[str, object]]:
-    """The queries (QUERY itself, or each image in the folder QUERY) and the record of the model used."""
-    from painter_match.data.images import DEFAULT_MAX_PIXELS, find_images
-    from painter_match.inference.encoder import OnnxEncoder
-    from painter_match.inference.neighbours import find_row
-
-    model_used: dict[str, object] = {"identity": embeddings.source.identity, "from": str(args.embeddings)}
-    given = Path(args.query)
-    names = [str(path) for path in find_images(given)] if given.is_dir() else [args.query]
-    if not names:
-        raise DataError(f"{given}: the folder holds no image to query")
-    rows = [find_row(name, embeddings) for name in names]
-    outside = [name for name, row in zip(names, rows) if row is None]
-    for name in outside:
-        if not Path(name).is_file():
-            raise DataError(f"{name}: neither an image file nor a path in {args.embeddings}")
-    vectors: dict[str, np.ndarray] = {}
-    if outside:
-        model = open_command_model(args)
-        if model.info.identity != embeddings.source.info.identity:
-            raise DataError(
-                f"{args.embeddings} was made by model {embeddings.source.info.identity}, but {model.path} is "
-                f"{model.info.identity}; embed the query with the same model (-m)"
-            )
-        encoder = OnnxEncoder(
-            model, views=embeddings.source.views, workers=1, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS
-        )
-        # Decoding raises ImageLoadError naming the file: a query that cannot be read is the answer.
-        for name in outside:
-            vectors[name] = encoder.embed_pixels([encoder.pixels(name)])[0]
-        model_used = {**model_record(model), "from": str(args.embeddings)}
-    queries = [
-        _Query(name, vectors[name], None) if row is None else _Query(name, embeddings.vectors[row], row)
-        for name, row in zip(names, rows)
-    ]
-    return queries, model_used
-
-
-def _payload(
-    query: _Query, neighbours: list[Any], ranking: list[Any], labels: Labels | None, calibration: Any
-) -> dict[str, object]:
-    payload: dict[str, object] = {
-        "query": query.name,
-        "query_in_embeddings": query.row is not None,
-        "k": len(neighbours),
-        "neighbours": [
-            {
-                "path": n.path,
-                "similarity": n.similarity,
-                "probability": round(float(calibration.probability(n.similarity)), 6),
-                **({"artist": n.artist} if labels else {}),
-            }
-            for n in neighbours
-        ],
-    }
-    if labels is not None:
-        payload["artists"] = [{"artist": r.artist, "score": r.score, "share": r.share} for r in ranking]
-        payload["labelled_neighbours"] = sum(1 for n in neighbours if n.artist is not None)
-    return payload
-
-
 def run(args: argparse.Namespace) -> int:
     from painter_match.inference.embeddings import load_embeddings
-    from painter_match.inference.neighbours import artist_vote, nearest, read_labels
+    from painter_match.inference.neighbours import similar
 
     if args.images is not None and args.html is None:
         raise UsageError("--images names where the thumbnails come from; it needs --html")
     check_html_output(
         args, [("embeddings file", args.embeddings), ("labels file", args.labels), ("query", args.query)]
     )
-    embeddings = load_embeddings(args.embeddings)  # checked: finite vectors, distinct paths
-    if len(embeddings) == 0:
-        raise DataError(f"{args.embeddings} holds no embeddings")
+    embeddings = load_embeddings(args.embeddings)  # once: the search and the page's folder read it
     images = args.images if args.images is not None else (Path(embeddings.root) if embeddings.root else None)
     if args.html is not None:
         if images is None:
@@ -160,66 +89,75 @@ def run(args: argparse.Namespace) -> int:
             )
         if not images.is_dir():
             raise DataError(f"--images {images}: no such folder (the paintings' thumbnails come from there)")
-    queries, model_used = _queries(args, embeddings)
-    labels = read_labels(args.labels) if args.labels is not None else None
-    calibration = embeddings.source.info.calibration
-    results = []
-    for query in queries:
-        neighbours = nearest(embeddings, query.vector, args.k, exclude=query.row, labels=labels)
-        results.append((query, neighbours, artist_vote(neighbours)))
+        check_html_output(args, [("folder of images", images)])  # not one of the paintings it shows
+    opened: list[Model] = []
 
+    def model() -> Model:  # opened only for a query that is not in the file
+        opened.append(load_model(args))
+        return opened[0]
+
+    results = similar(
+        args.query,
+        embeddings,
+        k=args.k,
+        labels=args.labels,
+        model=model,
+        max_pixels=args.max_pixels,
+        collection=args.collection,
+    )
+    record = opened[0].record() if opened else {"identity": embeddings.source.identity}
+    model_used = {**record, "from": str(args.embeddings)}
     if args.html is not None:
         assert images is not None
-        _write_html(args, results, embeddings, images, calibration)
+        _write_html(args, results, embeddings, images)
         say(args, f"report written to {args.html}")
     if args.json:
-        payloads = [_payload(q, n, r, labels, calibration) for q, n, r in results]
+        payloads = [result.to_dict() for result in results]
         if Path(args.query).is_dir():
             print_json({"query": args.query, "queries": payloads, "model": model_used})
         else:
             print_json({**payloads[0], "model": model_used})
         return 0
     lines: list[str] = []
-    for query, neighbours, ranking in results:
-        k = len(neighbours)
-        labelled = sum(1 for n in neighbours if n.artist is not None)
-        lines.append(f"{k} most similar to {query.name}:")
-        for rank, n in enumerate(neighbours, start=1):
+    for result in results:
+        k = len(result.neighbours)
+        lines.append(f"{k} most similar to {result.query}:")
+        for rank, n in enumerate(result.neighbours, start=1):
             artist = f"  {n.artist}" if n.artist is not None else ""
             lines.append(f"{rank:>3}. {n.similarity:.4f}  {n.path}{artist}")
-        if labels is not None:
-            if ranking:
+        if result.labels is not None:
+            if result.votes:
                 lines.append(
-                    f"most likely artists ({labelled} of {k} neighbours labelled; similarity-weighted vote):"
+                    f"most likely artists ({result.labelled} of {k} neighbours labelled; similarity-weighted vote):"
                 )
-                lines += [f"  {r.share:6.1%}  {r.artist}" for r in ranking]
+                lines += [f"  {v.share:6.1%}  {v.artist}" for v in result.votes]
             else:
-                lines.append(f"none of the {k} neighbours has a label in {labels.source}")
+                lines.append(f"none of the {k} neighbours has a label in {result.labels}")
     print("\n".join(lines))
     return 0
 
 
 def _write_html(
-    args: argparse.Namespace, results: list[Any], embeddings: Embeddings, images: Path, calibration: Any
+    args: argparse.Namespace, results: list[SimilarResult], embeddings: Embeddings, images: Path
 ) -> None:
-    from painter_match.evaluation.html_report import ArtistVote, Neighbour, SimilarQuery, similar_report
+    from painter_match.evaluation.html_report import SimilarQuery, similar_report
 
     sections = []
-    for query, neighbours, ranking in results:
-        shown = [
-            Neighbour(
-                images / n.path,
-                n.path,
-                n.similarity,
-                round(float(calibration.probability(n.similarity)), 6),
-                n.artist,
-            )
-            for n in neighbours
-        ]
-        votes = [ArtistVote(r.artist, r.share) for r in ranking]
+    for result in results:
+        shown = [replace(n, file=images / n.path) for n in result.neighbours]
         # A query named by its stored path is an image under --images; a missing one shows as a box
         # saying so, never a stop.
-        given = Path(query.name)
-        path = given if given.is_file() or query.row is None else images / embeddings.paths[query.row]
-        sections.append(SimilarQuery(path, query.name, shown, votes))
+        given = Path(result.query)
+        path = given if given.is_file() or result.row is None else images / embeddings.paths[result.row]
+        sections.append(SimilarQuery(path, result.query, shown, result.votes))
+    thumbnails = [n.file for section in sections for n in section.neighbours if n.file is not None]
+    missing = sum(not file.is_file() for file in thumbnails)
+    if missing:
+        # Each shows as a "not found" box; a wrong --images makes every one of them so: say it.
+        print(
+            f"painter-match: warning: {missing:,} of the {len(thumbnails):,} neighbours' images are not in "
+            f"{images}, so the page shows them as not found; is it the folder that was embedded "
+            f"({embeddings.root or 'not recorded'})? Name it with --images",
+            file=sys.stderr,
+        )
     similar_report(sections, args.html)

@@ -12,6 +12,7 @@ from painter_match.commands.common import (
     non_negative_int,
     positive_int,
     print_json,
+    say,
 )
 
 
@@ -77,6 +78,11 @@ def run(args: argparse.Namespace) -> int:
         max_size=args.max_size,
         workers=args.workers,
     )
+    parent = args.out_dir.parent
+    if not parent.exists():
+        # The data set is a folder this command makes, parents included (`make demo` writes
+        # data/synth in a fresh clone); a folder is never made without a word (docs/reliability.md).
+        say(args, f"creating the folder {parent} for {args.out_dir}")
     with progress_bar("painting", config.total_paintings(), quiet=args.quiet, unit="paintings") as bar:
         summary = generate(args.out_dir, config, advance=bar.advance, force=args.force)
     if args.json:

@@ -1,13 +1,15 @@
 """`painter-match verify A B`: the probability that two paintings share an artist, and the verdict.
 
-With ``--html`` the same result is also drawn (`painter_match.evaluation.html_report.verify_report`):
-the two paintings side by side, the probability, the verdict and the pair on the calibration curve.
+One call of `painter_match.Model.same_artist`, whose `SameArtist` the text, ``--json`` and
+``--html`` all print. With ``--html`` the same result is also drawn
+(`painter_match.evaluation.html_report.verify_report`): the two paintings side by side, the
+probability, the verdict and the pair on the calibration curve.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,8 @@ from painter_match.commands.common import (
     add_output_options,
     add_prior_option,
     check_html_output,
-    check_prior_can_move,
-    make_encoder,
-    model_record,
-    open_command_model,
+    find_painting,
+    load_model,
     print_json,
 )
 
@@ -48,102 +48,77 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "painting's nearest reference artists, and print them",
     )
     add_prior_option(verify)
+    verify.add_argument(
+        "--collection",
+        type=Path,
+        default=None,
+        metavar="EMB",
+        help="an embeddings file (same model) of the collection the two paintings come from: both are "
+        "centred on its mean and scored with the model's centred calibration. Without it two lone "
+        "paintings are compared as they are",
+    )
     add_model_options(verify)
     add_output_options(verify)
     return verify
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    check_html_output(args, [("painting", args.first), ("painting", args.second), ("model", args.model)])
-    model = open_command_model(args)
-    encoder = make_encoder(args, model)
-    reference = _open_reference(args, model, encoder)  # refused before any decoding
+    check_html_output(
+        args,
+        [
+            ("painting", args.first),
+            ("painting", args.second),
+            ("model", args.model),
+            ("reference file", args.reference),
+            ("collection file", args.collection),
+        ],
+    )
+    model = load_model(args)
     # Decoding raises ImageLoadError naming the file: with only two paintings, an unreadable one
     # is the answer, not something to skip.
-    first, second = encoder.embed_pixels([encoder.pixels(args.first), encoder.pixels(args.second)])
-    similarity = float(np.dot(first, second))
-    calibration = model.info.calibration
-    if args.prior is not None and reference is None:
-        check_prior_can_move(model.path, calibration.positive_share, args.prior, "export the model again")
-        calibration = calibration.at_prior(args.prior)
-    probability = float(calibration.probability(similarity))
-    same = similarity >= calibration.threshold
-    artists: list[dict[str, object]] = []
-    if reference is not None:
-        from painter_match.inference.reference import verify_with_reference
-        from painter_match.inference.reference_set import file_digest
-
-        probability, artists = verify_with_reference(
-            first, second, reference, digests=[file_digest(args.first), file_digest(args.second)]
-        )
-        same = probability >= 0.5  # the reference's pair model is fitted as a probability
+    result = model.same_artist(
+        args.first,
+        args.second,
+        reference=args.reference,
+        prior=args.prior,
+        views=args.views,
+        max_pixels=args.max_pixels,
+        collection=args.collection,
+        find_painting=find_painting(args),
+        painting_edge=args.painting_edge,
+    )
     if args.html is not None:
         from painter_match.evaluation.html_report import verify_report
 
+        calibration = result.calibration
         verify_report(
             args.first,
             args.second,
-            similarity,
-            probability,
-            calibration.threshold,
+            result.similarity,
+            result.probability,
+            result.threshold,
             (calibration.slope, calibration.intercept),
             args.html,
             title=f"Same artist? ({model.path.name})",
+            same=result.same_artist,
         )
     if args.json:
         print_json(
             {
                 "first": str(args.first),
                 "second": str(args.second),
-                "similarity": round(similarity, 6),
-                "probability": round(probability, 6),
-                "threshold": calibration.threshold,
-                "same_artist": bool(same),
-                "prior": args.prior,
-                "views": 1 + encoder.views.crops,
-                "model": model_record(model),
-                **({"reference": str(args.reference), "reference_artists": artists} if artists else {}),
+                **result.to_dict(),
+                "model": model.record(),
             }
         )
-    else:
-        verdict = "same artist" if same else "different artists"
-        print(
-            f"{verdict}: P(same artist) = {probability:.3f} "
-            + (
-                f"(cosine similarity {similarity:.4f}, with the reference {args.reference})"
-                if artists
-                else f"(cosine similarity {similarity:.4f}, threshold {calibration.threshold:.4f})"
-            )
-            + (f" at a prior share of same-artist pairs of {args.prior:g}" if args.prior is not None else "")
-        )
-        for path, found in zip((args.first, args.second), artists):
-            print(f"  {path}: {_artists_text(found)}")
+        return 0
+    print(result)
+    for path, found in zip((args.first, args.second), result.artists):
+        print(f"  {path}: {_artists_text(found)}")
     return 0
 
 
-def _open_reference(args: argparse.Namespace, model: Any, encoder: Any) -> Any:
-    if args.reference is None:
-        return None
-    from painter_match.inference.embeddings import EmbeddingSource
-    from painter_match.inference.reference_set import load_reference
-
-    identity = EmbeddingSource(model.info, encoder.views).identity
-    reference = load_reference(args.reference, source=identity, fitted=True)
-    assert reference.combiner is not None  # fitted=True refuses a reference without one
-    check_prior_can_move(
-        args.reference,
-        reference.combiner.positive_share,
-        args.prior,
-        "fit it again with `painter-match reference`",
-    )
-    if args.prior is None:
-        return reference
-    return replace(reference, combiner=reference.combiner.at_prior(args.prior))
-
-
-def _artists_text(found: dict[str, Any]) -> str:
+def _artists_text(found: Mapping[str, Any]) -> str:
     named = ", ".join(f"{a['artist']} {a['probability']:.2f}" for a in found["artists"]) or "none"
     text = f"{named}; other {found['other']:.2f}, not in the reference {found['unknown']:.2f}"
     left_out = found["excluded_as_itself"]

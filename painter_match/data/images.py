@@ -26,7 +26,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from painter_match.errors import DataError, ImageLoadError
+from painter_match.errors import DataError, ImageLoadError, one_line
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
@@ -268,6 +268,22 @@ def load_image(
             corrupt, truncated, larger than ``max_pixels``, or too elongated to resize.
         ValueError: ``min_side`` or ``max_pixels`` is not a positive integer.
     """
+    return load_image_sized(path, min_side=min_side, max_pixels=max_pixels)[0]
+
+
+def load_image_sized(
+    path: str | Path,
+    *,
+    min_side: int | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Image.Image, tuple[int, int]]:
+    """`load_image`, and the size of the original image the (possibly reduced) one stands for.
+
+    Returns:
+        The decoded image, and ``(width, height)`` of the file's full-resolution image after EXIF
+        orientation: what coordinates measured on the decoded image are scaled to, so that a
+        record of a region (the painting found in a photograph) names the original's pixels.
+    """
     if min_side is not None and min_side < 1:
         raise ValueError(f"min_side must be a positive integer, got {min_side}")
     if max_pixels < 1:
@@ -276,12 +292,15 @@ def load_image(
     _check_regular_file(path)
     try:
         with _PILLOW_BOMB_CHECK.lifted():
-            opened = _open_and_decode(path, min_side, max_pixels)
+            opened, full_size = _open_and_decode(path, min_side, max_pixels)
         with opened:
+            decoded_size = opened.size
             ImageOps.exif_transpose(opened, in_place=True)
+            if opened.size != decoded_size:  # rotated by a quarter turn: so is the original
+                full_size = (full_size[1], full_size[0])
             image = _to_rgb(opened)
             # Closing `opened` invalidates its pixels, so never hand it out itself.
-            return opened.copy() if image is opened else image
+            return (opened.copy() if image is opened else image), full_size
     except UnidentifiedImageError as error:
         raise ImageLoadError(
             path, f"not an image file, or a corrupt header (painter-match reads {_ALLOWED_FORMATS_TEXT})"
@@ -433,9 +452,13 @@ def _check_regular_file(path: Path) -> None:
         raise ImageLoadError(path, "empty file")
 
 
-def _open_and_decode(path: Path, min_side: int | None, max_pixels: int) -> Image.Image:
-    """Open, reduce (JPEG only), size-check and decode one file; the file is closed on failure."""
+def _open_and_decode(
+    path: Path, min_side: int | None, max_pixels: int
+) -> tuple[Image.Image, tuple[int, int]]:
+    """Open, reduce (JPEG only), size-check and decode one file; the file is closed on failure.
+    Returns the image and the file's own size (before any JPEG reduction)."""
     image = Image.open(path, formats=_ALLOWED_FORMATS)
+    full_size = image.size
     try:
         if min_side is not None and image.format in ("JPEG", "MPO"):
             _draft_jpeg(image, min_side)
@@ -453,7 +476,7 @@ def _open_and_decode(path: Path, min_side: int | None, max_pixels: int) -> Image
     except BaseException:
         image.close()
         raise
-    return image
+    return image, full_size
 
 
 def resized_size(width: int, height: int, side: int) -> tuple[int, int]:
@@ -488,6 +511,12 @@ def _draft_jpeg(image: Image.Image, min_side: int) -> None:
             # which for these floors is exactly `scale`.
             image.draft(None, (width // scale, height // scale))
             return
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow image as RGB, converted as `load_image` converts a decoded file (transparency
+    composited onto white, 16-bit scaled): for images handed over already decoded."""
+    return _to_rgb(image)
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -543,14 +572,10 @@ def _describe_decode_error(error: BaseException) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
     if isinstance(error, Image.DecompressionBombError):
-        return f"image too large: {_one_line(error)}"
-    message = _one_line(error)
+        return f"image too large: {one_line(error)}"
+    message = one_line(error)
     if isinstance(error, EOFError) or "truncated" in message.lower():
         return "truncated image data"
     if isinstance(error, OSError) and error.errno is not None:
         return f"cannot read file: {error.strerror or message}"
     return f"corrupt image data: {message}" if message else "corrupt image data"
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split())

@@ -73,7 +73,8 @@ def prepare(
             image = resize_shorter_side(image, size)
         destination.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the target and renamed, so an interrupted run never leaves half a file.
-        with atomic.atomic_file(destination) as handle:
+        # A cache of resized images: two runs write the same bytes, so no output lock is needed.
+        with atomic.atomic_file(destination, lock=False) as handle:
             if destination.suffix.lower() == ".png":
                 image.save(handle, format="PNG")
             else:

@@ -20,9 +20,12 @@ from painter_match.data.images import (
     DEFAULT_MAX_PIXELS,
     center_crop,
     load_image,
+    load_image_sized,
     load_pixels,
     resize_shorter_side,
 )
+from painter_match.data.painting_finder import FoundPainting, locate, rectify
+from painter_match.errors import ImageLoadError
 
 
 @dataclass(frozen=True)
@@ -129,3 +132,80 @@ def image_views(image: Image.Image, input_size: int, views: Views) -> np.ndarray
         for i, box in enumerate(crop_boxes(views.crops, large.width, large.height, input_size), start=1):
             out[i] = np.asarray(large.crop(box))
     return out
+
+
+# The finder looks at an image decoded with at least this shorter side (JPEGs are drafted to
+# it, not below): at the 224 px the views need, a frame's edges are a few pixels wide and the
+# wall's smoothness is measured on a blurred thumbnail.
+DETECT_MIN_SHORT_SIDE = 384
+
+
+def found_view_pixels(
+    source: str | Path | Image.Image,
+    input_size: int,
+    views: Views,
+    *,
+    find_painting: str,
+    edge: str = "frame",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[np.ndarray, FoundPainting | None]:
+    """The views of a painting found in a photograph, and the record of what was done.
+
+    The image is decoded as for `view_pixels` (JPEGs reduced to the size the views need), the
+    painting is looked for on that decoded image (`painting_finder.locate`, which reduces it
+    further), and when it is cropped the quadrilateral is rectified and the views are cut from
+    that. A small painting in a large photo is decoded a second time at a larger scale, so that
+    the crop still has the resolution the views need.
+
+    Args:
+        source: an image file, or an already decoded RGB image.
+        input_size, views, max_pixels: as for `view_pixels`.
+        find_painting: ``"auto"``, ``"on"`` or ``"off"`` (`painting_finder`); ``"off"`` gives
+            `view_pixels`'s (or `image_views`'s) pixels and no record.
+        edge: ``"frame"`` or ``"canvas"``: which outline is cropped to.
+
+    Returns:
+        uint8 ``[1 + views.crops, input_size, input_size, 3]``, and the record (None for ``off``).
+
+    Raises:
+        ImageLoadError: the file cannot be decoded.
+        ValueError: ``find_painting`` or ``edge`` is not one of its values.
+    """
+    if find_painting == "off":
+        if isinstance(source, Image.Image):
+            return image_views(source, input_size, views), None
+        return view_pixels(source, input_size, views, max_pixels=max_pixels), None
+    side = input_size if views.crops == 0 else crop_side(input_size, views)
+    detect_side = max(side, DETECT_MIN_SHORT_SIDE)
+    if isinstance(source, Image.Image):
+        image, full_size = source, source.size
+    else:
+        image, full_size = load_image_sized(source, min_side=detect_side, max_pixels=max_pixels)
+    found = locate(image, find_painting, edge=edge, full_size=full_size)  # type: ignore[arg-type]
+    if found.quad is None:
+        if isinstance(source, Image.Image) or detect_side == side:
+            return image_views(image, input_size, views), found
+        # Left whole: exactly the pixels `view_pixels` gives (JPEGs drafted for the views' size,
+        # not the finder's), so that an image auto leaves alone embeds as with "off".
+        return view_pixels(source, input_size, views, max_pixels=max_pixels), found
+    quad = np.asarray(found.quad) * [image.width / full_size[0], image.height / full_size[1]]
+    shorter = _rectified_shorter_side(quad)
+    if shorter < side and image.size != full_size and not isinstance(source, Image.Image):
+        # The JPEG was decoded reduced for the whole picture; the painting is a part of it and
+        # needs more pixels. Decode again at the scale that gives its crop ``side`` px.
+        need = min(min(full_size), math.ceil(side * min(image.size) / max(1.0, shorter)))
+        try:
+            larger = load_image(source, min_side=need, max_pixels=max_pixels)
+        except ImageLoadError:
+            larger = image  # keep the smaller decode: a softer crop rather than no embedding
+        quad = quad * [larger.width / image.width, larger.height / image.height]
+        image = larger
+    return image_views(rectify(image, quad, max_side=side), input_size, views), found
+
+
+def _rectified_shorter_side(quad: np.ndarray) -> float:
+    """The shorter side of the rectangle `painting_finder.rectify` warps ``quad`` to."""
+    c = np.asarray(quad, dtype=np.float64).reshape(4, 2)
+    width = (np.hypot(*(c[1] - c[0])) + np.hypot(*(c[2] - c[3]))) / 2
+    height = (np.hypot(*(c[3] - c[0])) + np.hypot(*(c[2] - c[1]))) / 2
+    return float(min(width, height))

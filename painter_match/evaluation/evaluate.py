@@ -16,7 +16,7 @@ behind the wall in `painter_match.train`: the caller passes those in as an `Embe
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +36,9 @@ from painter_match.evaluation.html_report import evaluation_report
 from painter_match.evaluation.labelled_pairs import labelled_pairs
 from painter_match.evaluation.report_data import mistake_examples, per_artist_auc
 from painter_match.inference.calibration import Calibration
+from painter_match.inference.collection import CollectionPolicy, adapt_for_model
 from painter_match.inference.similarity import pairwise_cosine
-from painter_match.metrics import confusion_at, log_loss, roc_auc, roc_curve
+from painter_match.metrics import confusion_at, expected_calibration_error, log_loss, roc_auc, roc_curve
 
 
 @dataclass
@@ -52,6 +53,7 @@ class ModelEmbeddings:
         training_artists: `artist_digest` of each artist the model was trained on, or None when
             the model does not record them (then seen/unseen AUCs are not reported).
         views: the view policy used, for an exported model.
+        collection: the model's default collection adaptation and its calibration, or None.
     """
 
     vectors: np.ndarray
@@ -60,6 +62,7 @@ class ModelEmbeddings:
     calibration: Calibration
     training_artists: frozenset[str] | None
     views: Views | None = None
+    collection: CollectionPolicy | None = None
 
 
 COLOUR_HISTOGRAM = "colour histogram"
@@ -100,6 +103,7 @@ class EvaluationReport:
     per_artist_auc: dict[str, float | None] | None = None
     html: str | None = None
     calibration_check: dict[str, Any] | None = None
+    collection: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,11 +120,17 @@ def calibration_check(labels: np.ndarray, scores: np.ndarray, calibration: Calib
     share = float(labels.mean())
     fitted = calibration.probability(scores)
     moved_calibration = calibration.at_prior(share) if 0.0 < calibration.positive_share < 1.0 else None
+    called = fitted >= 0.5  # the default verdict: "same artist" where P(same) reaches one half
     result: dict[str, Any] = {
         "pairs_share": share,
         "fitted_share": calibration.positive_share,
         "mean_probability": float(fitted.mean()),
         "log_loss": log_loss(labels, fitted),
+        "ece": expected_calibration_error(labels, fitted),
+        "accuracy": float((called == labels).mean()),
+        "accuracy_all_different": 1.0 - share,
+        "different_called_same": float(called[~labels].mean()) if (~labels).any() else None,
+        "same_called_same": float(called[labels].mean()) if labels.any() else None,
         "moved": None,
     }
     if moved_calibration is not None:
@@ -168,6 +178,7 @@ def onnx_embedder(
             model.info.calibration,
             frozenset(recorded) if recorded else None,
             encoder.views,
+            model.info.collection,
         )
 
     return embed
@@ -195,8 +206,8 @@ def plot_roc(labels: np.ndarray, scores: np.ndarray, auc: float, path: Path) -> 
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", label="chance")
     axis.set(xlabel="false positive rate", ylabel="true positive rate", title="same-artist ROC")
     axis.legend(loc="lower right")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
+        # The one output rule: the folder must exist (`evaluate --roc` checks it before any work).
         with atomic.atomic_file(path) as handle:
             figure.savefig(handle, format="png", dpi=100)
     finally:
@@ -240,6 +251,7 @@ def evaluate(
     seed: int = 0,
     workers: int | None = None,
     views: Views | None = None,
+    collection: str = "auto",
 ) -> EvaluationReport:
     """Score labelled pairs with a model; see the module docstring.
 
@@ -259,11 +271,23 @@ def evaluate(
         seed: which paintings the cap keeps.
         workers: images decoded at once (`painter_match.workers`); None means one per core.
         views: an ONNX model's view policy, instead of the one in its metadata.
+        collection: ``auto`` (the model's default: centred on the evaluated paintings' mean when
+            it states so), ``centre`` or ``none`` (`painter_match.inference.collection`).
 
     Raises:
         PainterMatchError: a checkpoint without an ``embedder`` (torch is needed); DataError for
             unusable pairs.
     """
+    # The one output rule (docs/reliability.md) before any work: the pages are replaced if they
+    # exist (the command asks for --force first), but are never one of the inputs, and their
+    # folders must exist.
+    folders = [data_dir] if isinstance(data_dir, (str, Path)) else list(data_dir)
+    inputs = [("model", model), ("pairs file", pairs_file), ("solution file", solution_file)]
+    inputs += [("data folder", folder) for folder in folders]
+    for target, argument in ((roc_png, "roc_png"), (html, "html")):
+        if target is not None:
+            atomic.check_inputs(target, inputs, option="", argument=argument)
+            atomic.check_folder_writable(atomic.output_target(target, argument=argument), shown=target)
     if embedder is None:
         if Path(model).suffix.lower() != ".onnx":
             raise PainterMatchError(
@@ -281,6 +305,13 @@ def evaluate(
     )
     embedded = embedder(pairs)
     readable = embedded.readable
+    adaptation, calibration = adapt_for_model(
+        embedded.vectors[readable], embedded.collection, embedded.calibration, collection
+    )
+    if adaptation.applied:
+        vectors = embedded.vectors.copy()
+        vectors[readable] = adaptation.apply(vectors[readable])
+        embedded = replace(embedded, vectors=vectors)
     keep = readable[pairs.first] & readable[pairs.second]
     if not keep.any():
         raise DataError(f"{pairs.root}: no pair has two readable images")
@@ -290,7 +321,6 @@ def evaluate(
     first, second = pairs.first[keep], pairs.second[keep]
     scores = pairwise_cosine(embedded.vectors, first, second)
     auc = roc_auc(labels, scores)
-    calibration = embedded.calibration
     confusion = confusion_at(labels, scores, calibration.threshold)
     accuracy = (confusion["true_same"] + confusion["true_different"]) / labels.size
 
@@ -366,4 +396,5 @@ def evaluate(
         roc_png=str(roc_png) if roc_png else None,
         per_artist_auc=by_artist,
         html=str(html) if html else None,
+        collection=adaptation.record(),
     )

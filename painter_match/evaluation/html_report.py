@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import ArrayLike
 
-from painter_match import __version__
+from painter_match._version import __version__
 from painter_match.atomic import write_bytes
 from painter_match.evaluation.render import Markup, join, render
 from painter_match.evaluation.svg_plots import (
@@ -36,6 +36,7 @@ from painter_match.evaluation.svg_plots import (
     roc_svg,
 )
 from painter_match.evaluation.thumbnails import QUERY_SIDE, THUMB_SIDE, Thumbnail, ThumbnailCache
+from painter_match.inference.neighbours import ArtistVote, Neighbour
 from painter_match.metrics import confusion_at, roc_auc, roc_curve
 
 FULL_SIZE_IMAGES = 400
@@ -44,35 +45,11 @@ _EMPTY = Markup("")
 
 
 @dataclass(frozen=True)
-class Neighbour:
-    """One of a query's nearest paintings.
-
-    Attributes:
-        path: the image file, for its thumbnail.
-        name: what the page calls it (the path as stored in the embeddings file).
-        similarity: cosine similarity to the query.
-        probability: calibrated P(same artist).
-        artist: its artist, when labels were given.
-    """
-
-    path: Path
-    name: str
-    similarity: float
-    probability: float
-    artist: str | None = None
-
-
-@dataclass(frozen=True)
-class ArtistVote:
-    """An artist's share of the similarity-weighted vote among a query's neighbours (0-1)."""
-
-    artist: str
-    share: float
-
-
-@dataclass(frozen=True)
 class SimilarQuery:
-    """One query painting, its neighbours most similar first, and the artist vote (largest first)."""
+    """One query painting, its neighbours most similar first, and the artist vote (largest first).
+
+    The neighbours and votes are `painter_match.inference.neighbours`' own (what ``similar``
+    found); a neighbour's ``file`` is the image shown for it (its stored ``path`` when None)."""
 
     path: Path
     name: str
@@ -189,9 +166,10 @@ def verify_report(
     names: tuple[str, str] | None = None,
     title: str = "Same artist?",
     image_side: int = QUERY_SIDE,
+    same: bool | None = None,
 ) -> Path:
-    """Two paintings side by side, P(same artist), the verdict at ``threshold``, and the pair's
-    place on the calibration curve.
+    """Two paintings side by side, P(same artist), the verdict, and the pair's place on the
+    calibration curve.
 
     Args:
         a, b: the two image files.
@@ -203,6 +181,8 @@ def verify_report(
         names: what the page calls the two paintings; by default their paths as given.
         title: the page's heading.
         image_side: the longest side of each painting, in pixels.
+        same: the verdict as the caller decided it (`painter_match.SameArtist`: from the
+            probability, which a reference may give); None: ``similarity >= threshold``.
 
     Returns:
         ``out_path`` as a Path.
@@ -218,7 +198,8 @@ def verify_report(
         raise ValueError(f"probability must be within [0, 1], got {probability}")
     first_name, second_name = names if names is not None else (str(a), str(b))
     cache = ThumbnailCache()
-    same = similarity >= threshold
+    if same is None:
+        same = similarity >= threshold
     sign = "+" if intercept >= 0 else "−"
     curve = calibration_svg(slope, intercept, similarity, threshold)
     body = render(
@@ -379,21 +360,23 @@ def _painting(path: Path, name: str, artist: str | None, cache: ThumbnailCache, 
 
 
 def _query_section(index: int, query: SimilarQuery, cache: ThumbnailCache, thumb: int, large: int) -> Markup:
-    neighbours = [
-        render(
-            "neighbour",
-            path=str(n.path),
-            rank=rank,
-            image=_image(cache.get(n.path, thumb), n.name),
-            name=n.name,
-            artist=_artist_line(n.artist),
-            similarity=f"{n.similarity:.4f}",
-            similarity_exact=f"{n.similarity:.6f}",
-            probability=f"{n.probability:.3f}",
-            probability_exact=f"{n.probability:.6f}",
+    neighbours = []
+    for rank, n in enumerate(query.neighbours, start=1):
+        file = n.file if n.file is not None else Path(n.path)
+        neighbours.append(
+            render(
+                "neighbour",
+                path=str(file),
+                rank=rank,
+                image=_image(cache.get(file, thumb), n.path),
+                name=n.path,
+                artist=_artist_line(n.artist),
+                similarity=f"{n.similarity:.4f}",
+                similarity_exact=f"{n.similarity:.6f}",
+                probability=f"{n.probability:.3f}" if n.probability is not None else "n/a",
+                probability_exact=f"{n.probability:.6f}" if n.probability is not None else "",
+            )
         )
-        for rank, n in enumerate(query.neighbours, start=1)
-    ]
     labelled = sum(1 for n in query.neighbours if n.artist is not None)
     if query.votes:
         votes = join(

@@ -1,30 +1,59 @@
 """The Python API's model: one ONNX Runtime session that embeds paintings and compares them.
 
-`load` resolves the model (`painter_match.inference.model.resolve_model`), opens it once, and
-returns a `Model`, whose methods are what the commands do: `Model.embed` (``embed``'s encoder,
-in memory), `Model.same_artist` (``verify``) and `Model.embed_folder` (``embed``, resumable).
-numpy, Pillow and ONNX Runtime only: no torch.
+`load` resolves the model (`painter_match.inference.model.resolve_model`), opens it once with
+the project's thread default, and returns a `Model`, whose methods are what the commands do:
+`Model.embed` (sentence-transformers-style: one image in, one vector out; a list in, a matrix
+out), `Model.same_artist` (``verify``, returning a `SameArtist`), `Model.embed_folder`
+(``embed``, resumable) and `Model.score_pairs` (``score --images``). Every embedding option
+(views, batch size, decode threads, largest image) goes through `Model.encoder`, the one place
+that also checks memory. numpy, Pillow and ONNX Runtime only: no torch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+import warnings
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from painter_match.data.images import DEFAULT_MAX_PIXELS
 from painter_match.data.views import Views
-from painter_match.errors import ImageLoadError
-from painter_match.inference.calibration import check_prior
+from painter_match.errors import DataError, ImageLoadError, UsageError
+from painter_match.inference.calibration import Calibration
+from painter_match.inference.collection import CollectionAdaptation, adapt_for_model
 from painter_match.inference.encoder import DEFAULT_BATCH_SIZE, OnnxEncoder
-from painter_match.inference.folder import EmbedFolderResult, embed_folder
-from painter_match.inference.model import LoadedModel, ModelInfo, open_model
+from painter_match.inference.inputs import ImageInput, as_path, image_list
+from painter_match.inference.model import LoadedModel, ModelChoice, ModelInfo, open_model, resolve_model
+from painter_match.inference.runtime import (
+    check_memory,
+    choose_views,
+    default_threads,
+    moved_to_prior,
+    open_reference,
+    reference_name,
+)
+from painter_match.inference.verdict import SameArtist, decision_threshold
 from painter_match.progress import progress_bar
 
 if TYPE_CHECKING:
+    from painter_match.inference.embeddings import Embeddings
+    from painter_match.inference.folder import EmbedFolderResult
     from painter_match.inference.reference_set import Reference
+    from painter_match.inference.scoring import Missing, ScoreSummary
+
+_GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
+
+
+class ProviderFallbackWarning(RuntimeWarning):
+    """A GPU provider was asked for, but onnxruntime runs the model on another (it falls back
+    silently when a GPU provider fails to start)."""
+
+    def __init__(self, requested: str, running: str) -> None:
+        super().__init__(f"provider={requested!r} was asked for but {running} runs the model")
+        self.requested = requested
+        self.running = running
 
 
 class Model:
@@ -60,110 +89,242 @@ class Model:
         return self.loaded.provider
 
     @property
+    def choice(self) -> ModelChoice | None:
+        """Which rule chose the file (`resolve_model`): the path given, the environment, ..."""
+        return self.loaded.choice
+
+    @property
     def dim(self) -> int:
         """The embedding length D."""
         return self.info.embedding_dim
 
+    def record(self) -> dict[str, object]:
+        """The facts every ``--json`` result carries: which file, by which rule, what it is."""
+        return self.loaded.record()
+
+    def views(self, views: Views | int | None = None) -> Views:
+        """The view policy ``views`` means for this model: None its own, a number that many crops
+        at its crop scale (``--views N``), a `Views` as it is."""
+        return choose_views(views, self.info.views)
+
     def encoder(
         self,
         *,
+        views: Views | int | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        views: Views | None = None,
         workers: int | None = None,
+        max_pixels: int | None = None,
+        normalize: bool = True,
+        most_images: int | None = None,
+        find_painting: str = "auto",
+        painting_edge: str = "frame",
     ) -> OnnxEncoder:
-        """An encoder over this model's session (``views``: None means the model's own policy;
-        ``workers``: images decoded at once, None for one per core)."""
-        return OnnxEncoder(self.loaded, views=views, batch_size=batch_size, workers=workers)
+        """An encoder over this model's session, memory checked: every embedding method builds its
+        encoder here, so an option added here reaches them all.
+
+        Args:
+            views: the view policy (`views`).
+            batch_size: images per model call.
+            workers: images decoded at once; None means one per core.
+            max_pixels: the largest image to decode, in pixels; None: 300 million.
+            normalize: unit-length embeddings (`OnnxEncoder`).
+            most_images: how many images the run embeds at most, when known (a smaller batch
+                needs less memory).
+            find_painting: ``"auto"`` embeds only the painting when an image is a photo of it on
+                a wall (outline found, perspective straightened) and leaves catalogue images and
+                cropped photos whole; ``"on"`` crops whatever outline is found; ``"off"`` embeds
+                whole images (`painter_match.data.painting_finder`, docs/painting-finder.md).
+            painting_edge: crop to the frame's outer edge (``"frame"``, for references that show
+                frames) or to the canvas inside it (``"canvas"``, for canvas-only references).
+
+        Raises:
+            UsageError: ``views`` and ``batch_size`` need more memory than the machine has, or
+                ``views`` is negative.
+        """
+        policy = self.views(views)
+        check_memory(self.info.input_size, policy, batch_size, most_images)
+        return OnnxEncoder(
+            self.loaded,
+            views=policy,
+            batch_size=batch_size,
+            workers=workers,
+            max_pixels=max_pixels or DEFAULT_MAX_PIXELS,
+            normalize=normalize,
+            find_painting=find_painting,
+            painting_edge=painting_edge,
+        )
 
     def embed(
         self,
-        paths: Sequence[str | Path],
+        images: ImageInput | Iterable[ImageInput],
         *,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        normalize: bool = True,
         show_progress: bool = False,
-        views: Views | None = None,
+        views: Views | int | None = None,
         workers: int | None = None,
+        max_pixels: int | None = None,
+        find_painting: str = "auto",
+        painting_edge: str = "frame",
     ) -> np.ndarray:
-        """Embed image files: float32 ``[N, D]``, L2-normalised, in input order.
+        """Embed paintings as ``painter-match embed`` does: float32, in input order.
 
-        Each painting is embedded as ``painter-match embed`` does: the model's views (or
-        ``views``) decoded a few batches ahead of the model, their embeddings averaged.
+        Each painting is the mean of the model's views (or ``views``) of it, decoded a few
+        batches ahead of the model.
 
         Args:
-            paths: the image files.
+            images: one image (a path as ``str`` or ``Path``, a PIL image, or uint8 pixels
+                ``[H, W, 3]``), or a list of them (or a uint8 ``[N, H, W, 3]`` array).
             batch_size: images per model call.
+            normalize: unit-length embeddings (the default); False keeps the mean of the views.
             show_progress: draw a progress bar on stderr.
-            views: the view policy; None means the model's own.
+            views: the view policy: None the model's own, a number that many crops.
             workers: images decoded at once; None means one per core.
+            max_pixels: the largest image to decode; None means 300 million pixels.
+            find_painting, painting_edge: look for the painting in each image (`encoder`).
+
+        Returns:
+            ``[D]`` for one image, ``[N, D]`` for a list.
 
         Raises:
+            TypeError, ValueError: an input that is no image (named by its position and type).
             ImageLoadError: naming the first file that cannot be decoded (for a folder with bad
                 files in it, `embed_folder` skips and lists them instead).
         """
-        encoder = self.encoder(batch_size=batch_size, views=views, workers=workers)
-        with progress_bar("embedding", len(paths), quiet=not show_progress, unit="images") as bar:
-            vectors, failures = encoder.encode(list(paths), on_progress=bar.advance)
-        if failures:
-            first = failures[0]
-            raise ImageLoadError(first.path, first.cause)
-        return vectors
+        items, single = image_list(images)
+        encoder = self.encoder(
+            views=views,
+            batch_size=batch_size,
+            workers=workers,
+            max_pixels=max_pixels,
+            normalize=normalize,
+            most_images=len(items),
+            find_painting=find_painting,
+            painting_edge=painting_edge,
+        )
+        vectors = _encode(encoder, items, show_progress)
+        return vectors[0] if single else vectors
 
-    def similarity(self, a: str | Path, b: str | Path) -> float:
+    def similarity(
+        self, a: ImageInput, b: ImageInput, *, views: Views | int | None = None, find_painting: str = "auto"
+    ) -> float:
         """The cosine similarity of two paintings' embeddings, in [-1, 1]."""
-        first, second = self.embed([a, b], workers=2)
+        first, second = self.embed([a, b], views=views, workers=2, find_painting=find_painting)
         return float(np.dot(first, second))
 
     def same_artist(
         self,
-        a: str | Path,
-        b: str | Path,
+        a: ImageInput,
+        b: ImageInput,
         *,
         reference: Reference | str | Path | None = None,
         prior: float | None = None,
-    ) -> float:
-        """The probability that two paintings share an artist (what ``verify`` prints).
+        views: Views | int | None = None,
+        max_pixels: int | None = None,
+        collection: Embeddings | str | Path | None = None,
+        find_painting: str = "auto",
+        painting_edge: str = "frame",
+    ) -> SameArtist:
+        """Whether two paintings share an artist: the probability, the cosine and the verdict
+        (what ``verify`` prints).
 
         Args:
-            a, b: the two image files.
+            a, b: the two paintings (paths, PIL images or uint8 arrays).
             reference: a labelled reference set (`painter_match.load_reference`, or its file) made
                 with this model (``painter-match reference``): the pair is then scored by its fitted
                 pair model, from the cosine and each painting's nearest reference artists, as
-                ``verify --reference`` does; a reference painting that is ``a`` or ``b`` itself is
-                not evidence for it. None: the model's calibrated cosine.
+                ``verify --reference`` does; a reference painting that is the very file ``a`` or
+                ``b`` is not evidence for it. None: the model's calibrated cosine.
             prior: the share of same-artist pairs among the pairs you ask about (e.g. 0.013 for
                 Kaggle's test pairs): the probability is moved to it by Bayes' rule, as ``verify
                 --prior`` does. None: the share the model (or reference) was calibrated on.
+            views: the view policy: None the model's own, a number that many crops.
+            max_pixels: the largest image to decode; None means 300 million pixels.
+            collection: the embeddings (`painter_match.load_embeddings`, or its file) of the
+                collection the two paintings belong to, made by this model: both are centred on
+                its mean and scored with the model's centred calibration
+                (`painter_match.inference.collection`). Two lone paintings make no collection, so
+                None compares them as they are, with the model's plain calibration.
+            find_painting, painting_edge: look for the painting in each image (`encoder`).
 
         Raises:
             ImageLoadError: either file cannot be decoded.
-            DataError: the reference was made by another model, or is not fitted.
-            ValueError: ``prior`` is not strictly between 0 and 1, or the reference's fit recorded
-                no share of same-artist pairs to move from.
+            DataError: the reference was made by another model, or is not fitted, or the model's
+                (or reference's) fit recorded no share of same-artist pairs to move to ``prior``.
+            ValueError: ``prior`` is not strictly between 0 and 1.
         """
-        if prior is not None:
-            check_prior(prior)
-        if reference is None:
-            calibration = self.info.calibration
-            if prior is not None:
-                calibration = calibration.at_prior(prior)
-            return float(calibration.probability(self.similarity(a, b)))
-        from painter_match.inference.embeddings import EmbeddingSource
-        from painter_match.inference.reference import verify_with_reference
-        from painter_match.inference.reference_set import check_reference, file_digest, load_reference
-
-        identity = EmbeddingSource(self.info, self.info.views).identity
-        if isinstance(reference, (str, Path)):
-            reference = load_reference(reference, source=identity, fitted=True)
-        else:
-            check_reference(reference, identity, "the reference")
-        if prior is not None:
-            assert reference.combiner is not None  # check_reference and load_reference refuse one without
-            reference = replace(reference, combiner=reference.combiner.at_prior(prior))
-        first, second = self.embed([a, b], workers=2)
-        probability, _ = verify_with_reference(
-            first, second, reference, digests=[file_digest(a), file_digest(b)]
+        items = [_one_image(a, "a"), _one_image(b, "b")]
+        encoder = self.encoder(
+            views=views,
+            max_pixels=max_pixels,
+            workers=2,
+            most_images=2,
+            find_painting=find_painting,
+            painting_edge=painting_edge,
         )
-        return probability
+        calibration = self.info.calibration
+        found = None
+        if reference is None:
+            calibration = moved_to_prior(calibration, prior, self.path, "export the model again")
+        else:  # refused before any decoding
+            from painter_match.inference.embeddings import EmbeddingSource
+
+            found = open_reference(reference, EmbeddingSource(self.info, encoder.views).identity, prior)
+            if prior is not None and 0.0 < calibration.positive_share < 1.0:
+                calibration = calibration.at_prior(prior)  # only drawn: the pair model decides
+        adaptation = None
+        if collection is not None:
+            adaptation, calibration = self._collection_adaptation(collection, reference, prior)
+        first, second = _encode(encoder, items, show_progress=False)
+        if adaptation is not None:
+            first, second = adaptation.apply(np.stack([first, second]))
+        similarity = float(np.dot(first, second))
+        probability = float(calibration.probability(similarity))
+        artists: tuple[Mapping[str, Any], ...] = ()
+        if found is not None:
+            from painter_match.inference.reference import verify_with_reference
+            from painter_match.inference.reference_set import file_digest
+
+            digests = [file_digest(p) if (p := as_path(item)) is not None else None for item in items]
+            probability, tops = verify_with_reference(first, second, found, digests=digests)
+            artists = tuple(tops)
+        return SameArtist(
+            probability=probability,
+            similarity=similarity,
+            threshold=decision_threshold(calibration),
+            verdict="same artist" if probability >= 0.5 else "different artists",
+            prior=prior,
+            calibration=calibration,
+            views=encoder.views,
+            reference=reference_name(reference),
+            artists=artists,
+            collection=(
+                adaptation.record()
+                if adaptation is not None
+                else {"method": "none", "paintings": 2, "reason": "two lone paintings make no collection"}
+            ),
+        )
+
+    def _collection_adaptation(
+        self, collection: Embeddings | str | Path, reference: object, prior: float | None
+    ) -> tuple[CollectionAdaptation, Calibration]:
+        """`same_artist`'s ``collection``: checked to be this model's, and its adaptation."""
+        from painter_match.inference.embeddings import load_embeddings
+
+        if reference is not None:
+            raise ValueError(
+                "give a reference or a collection, not both: the reference's pair model takes plain cosines"
+            )
+        loaded = load_embeddings(collection) if isinstance(collection, (str, Path)) else collection
+        if loaded.source.info.identity != self.info.identity:
+            raise DataError(
+                f"the collection {collection if isinstance(collection, (str, Path)) else ''} was embedded by "
+                f"model {loaded.source.info.identity}, not {self.info.identity}; embed it with this model"
+            )
+        adaptation, calibration = adapt_for_model(
+            loaded.vectors, self.info.collection, self.info.calibration, "centre"
+        )
+        return adaptation, moved_to_prior(calibration, prior, self.path, "export the model again")
 
     def embed_folder(
         self,
@@ -174,28 +335,191 @@ class Model:
         force: bool = False,
         strict: bool = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
-        views: Views | None = None,
+        views: Views | int | None = None,
         workers: int | None = None,
+        max_pixels: int | None = None,
+        shard: tuple[int, int] | None = None,
+        engine: str = "local",
+        address: str | None = None,
+        gpus_per_actor: float = 0.0,
         show_progress: bool = False,
+        log: Callable[[str], None] | None = None,
+        find_painting: str | None = None,
+        painting_edge: str = "frame",
     ) -> EmbedFolderResult:
         """Embed every image under ``folder`` into the embeddings file ``out``: what
-        ``painter-match embed`` does, resumable (see `painter_match.inference.folder.embed_folder`).
+        ``painter-match embed`` does, resumable (see `painter_match.inference.folder`).
+
+        Args:
+            folder: the folder of images (searched recursively).
+            out: the ``.npz`` to write; ``OUT.partial.npz`` and ``OUT.errors.csv`` go beside it.
+            resume: continue from the partial file (or ``out``), embedding only the rest.
+            force: start over, replacing ``out`` when done.
+            strict: stop at the first unreadable image instead of skipping and listing it.
+            batch_size, views, workers, max_pixels: as for `encoder`.
+            shard: ``(K, N)``: embed only shard K of N of the images (`painter_match.inference.shards`).
+            engine: ``"local"`` (this machine's threads) or ``"ray"`` (Ray Data actors, each with
+                one onnxruntime session; ``pip install "painter-match[ray]"``).
+            address: with ``engine="ray"``, the cluster to join; None starts a local Ray.
+            gpus_per_actor: with ``engine="ray"``, GPUs each actor asks for (then it runs CUDA).
+            show_progress: draw a progress bar on stderr.
+            log: receives a line when a run resumes.
+            find_painting, painting_edge: look for the painting in each image (`encoder`). None
+                means ``"auto"`` on the local engine and ``"off"`` on Ray, whose actors do not
+                look for paintings yet (asking for it there is refused).
 
         Raises:
             DataError: no images, an existing ``out`` without ``resume`` or ``force``, or another
                 model's file to resume.
+            UsageError: Ray options without ``engine="ray"``, or views and batch size beyond
+                the machine's memory.
             EmbedInterrupted: Ctrl-C; what was done is kept for ``resume=True``.
         """
+        from painter_match.inference.folder import embed_folder
+
+        if engine not in ("local", "ray"):
+            raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+        if engine != "ray" and (address is not None or gpus_per_actor):
+            raise UsageError.naming(
+                "{address} and {gpus} go with {engine}",
+                address=("address", "--address"),
+                gpus=("gpus_per_actor", "--gpus-per-actor"),
+                engine=("engine='ray'", "--engine ray"),
+            )
+        if find_painting is None:
+            find_painting = "off" if engine == "ray" else "auto"
+        elif engine == "ray" and find_painting != "off":
+            raise UsageError.naming(
+                "{find} looks for paintings on the local engine only; give {off} with {engine}",
+                find=(f"find_painting={find_painting!r}", f"--find-painting {find_painting}"),
+                off=("find_painting='off'", "--find-painting off"),
+                engine=("engine='ray'", "--engine ray"),
+            )
+        if engine == "ray":
+            from painter_match.inference.ray_engine import import_ray
+
+            import_ray()  # before any work: without Ray, say how to install it
+
+        def encoder() -> OnnxEncoder:  # made once the folder's cheap checks have passed
+            local = self.encoder(
+                views=views,
+                batch_size=batch_size,
+                workers=workers,
+                max_pixels=max_pixels,
+                find_painting=find_painting,
+                painting_edge=painting_edge,
+            )
+            if engine == "local":
+                return local
+            from painter_match.inference.ray_engine import RayEncoder
+
+            return RayEncoder(
+                self.loaded,
+                views=local.views,
+                batch_size=batch_size,
+                address=address,
+                num_gpus_per_actor=gpus_per_actor,
+                max_pixels=local.max_pixels,
+            )
+
         return embed_folder(
             folder,
             out,
-            self.encoder(batch_size=batch_size, views=views, workers=workers),
+            encoder,
             resume=resume,
             force=force,
             strict=strict,
             inputs=[("model", self.path)],
             show_progress=show_progress,
+            log=log,
+            shard=shard,
         )
+
+    def score_pairs(
+        self,
+        pairs_csv: str | Path,
+        out_csv: str | Path,
+        images: str | Path,
+        *,
+        reference: Reference | str | Path | None = None,
+        prior: float | None = None,
+        missing: Missing | None = None,
+        fill_value: float = 0.5,
+        solution: str | Path | None = None,
+        force: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        views: Views | int | None = None,
+        workers: int | None = None,
+        max_pixels: int | None = None,
+        show_progress: bool = False,
+        log: Callable[[str], None] | None = None,
+        collection: str = "auto",
+        find_painting: str = "auto",
+        painting_edge: str = "frame",
+    ) -> ScoreSummary:
+        """Score a Kaggle pairs file from the images it names, each embedded once: what
+        ``painter-match score --images`` does (`painter_match.inference.submission`).
+
+        Args:
+            pairs_csv: ``index,image1,image2`` rows.
+            out_csv: the submission to write (``index,sameArtist``).
+            images: the folder the pairs' image names are relative to.
+            reference, prior, missing, fill_value, solution, force, collection: as for
+                `painter_match.score_pairs` (the collection is the distinct paintings the pairs name).
+            batch_size, views, workers, max_pixels: as for `encoder`.
+            show_progress: draw progress bars on stderr.
+            log: receives a line about the images that were missing or unreadable.
+            find_painting, painting_edge: look for the painting in each image (`encoder`).
+
+        Raises:
+            DataError: a bad pairs file, no folder, none of the images readable, or (with
+                ``missing="error"``) one that is not.
+            OutputError: ``out_csv`` exists (without ``force``), is an input, or cannot be written.
+        """
+        from painter_match.inference.submission import score_images
+
+        return score_images(
+            self,
+            pairs_csv,
+            out_csv,
+            images,
+            encoder_options={
+                "views": views,
+                "batch_size": batch_size,
+                "workers": workers,
+                "max_pixels": max_pixels,
+                "find_painting": find_painting,
+                "painting_edge": painting_edge,
+            },
+            reference=reference,
+            prior=prior,
+            missing=missing,
+            fill_value=fill_value,
+            solution=solution,
+            force=force,
+            collection=collection,
+            show_progress=show_progress,
+            log=log,
+        )
+
+
+def _one_image(image: ImageInput, argument: str) -> ImageInput:
+    items, single = image_list(image, argument)
+    if not single:
+        raise TypeError(
+            f"{argument}: one painting, got a list of {len(items)}; compare paintings two at a time"
+        )
+    return items[0]
+
+
+def _encode(encoder: OnnxEncoder, items: list[ImageInput], show_progress: bool) -> np.ndarray:
+    """The embeddings of ``items``; the first one that cannot be decoded raises `ImageLoadError`."""
+    with progress_bar("embedding", len(items), quiet=not show_progress, unit="images") as bar:
+        vectors, failures = encoder.encode(items, on_progress=bar.advance)
+    if failures:
+        first = failures[0]
+        raise ImageLoadError(first.path, first.cause)
+    return vectors
 
 
 def load(path: str | Path | None = None, provider: str = "auto", *, threads: int | None = None) -> Model:
@@ -205,11 +529,19 @@ def load(path: str | Path | None = None, provider: str = "auto", *, threads: int
         path: the ``.onnx`` file; None means `resolve_model`'s choice: ``$PAINTER_MATCH_MODEL``,
             else ``models/painter-match.onnx`` in the current folder, else the packaged default.
         provider: ``auto`` (CUDA when onnxruntime-gpu and a GPU are there), ``cpu``, ``cuda`` or
-            ``tensorrt``.
-        threads: onnxruntime's intra-op threads; None lets it use every core.
+            ``tensorrt``. A GPU provider that onnxruntime could not start is reported by a
+            `ProviderFallbackWarning` naming the one that runs instead.
+        threads: onnxruntime's intra-op threads; None means half the cores
+            (`painter_match.inference.runtime.default_threads`), the decode threads using the rest.
 
     Raises:
         ModelError: no model found (the message says how to get one), a file onnxruntime cannot
             load, or a model without the painter-match contract.
     """
-    return Model(open_model(path, provider=provider, threads=threads))
+    choice = resolve_model(path)
+    loaded = open_model(choice, provider=provider, threads=threads or default_threads())
+    loaded.choice = choice
+    wanted = _GPU_PROVIDERS.get(provider)
+    if wanted and loaded.provider != wanted:
+        warnings.warn(ProviderFallbackWarning(provider, loaded.provider), stacklevel=2)
+    return Model(loaded)

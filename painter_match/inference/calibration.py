@@ -30,7 +30,7 @@ class Calibration:
     Attributes:
         slope, intercept: the logistic fit.
         threshold: similarity at or above which two paintings are called the same artist (the
-            best-accuracy cut on the calibration pairs).
+            point where the fitted probability is one half).
         positive_share: share of same-artist pairs the fit saw; probabilities assume it.
         pairs: number of pairs it was fitted on.
     """
@@ -44,7 +44,7 @@ class Calibration:
     def probability(self, similarity: ArrayLike) -> np.ndarray:
         """P(same artist) for each similarity, float32."""
         z = self.slope * np.asarray(similarity, dtype=np.float64) + self.intercept
-        return (0.5 * (1.0 + np.tanh(0.5 * z))).astype(np.float32)  # a sigmoid that never overflows
+        return sigmoid(z).astype(np.float32)
 
     def at_prior(self, share: float) -> Calibration:
         """The same fit for pairs of which ``share`` are by one artist (Bayes' rule on the odds).
@@ -82,7 +82,16 @@ class Calibration:
             value = data.get(name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ValueError(f"calibration field {name!r} must be a number, got {value!r}")
+            # JSON readers take NaN and Infinity: a NaN slope would make every probability NaN.
+            if not math.isfinite(value):
+                raise ValueError(f"calibration field {name!r} must be a finite number, got {value!r}")
             values[name] = float(value)
+        if not 0.0 <= values["positive_share"] <= 1.0:
+            raise ValueError(
+                f"calibration field 'positive_share' must be a share from 0 to 1, got {values['positive_share']}"
+            )
+        if values["pairs"] < 0 or values["pairs"] != int(values["pairs"]):
+            raise ValueError(f"calibration field 'pairs' must be a count, got {data.get('pairs')!r}")
         return cls(
             slope=values["slope"],
             intercept=values["intercept"],
@@ -92,17 +101,44 @@ class Calibration:
         )
 
 
+# The priors whose probabilities can be written. Scores are float32 with six significant digits
+# (`painter_match.inference.scoring`): tiny probabilities keep their order down to float32's
+# smallest normal number (1.2e-38), and 1e-20 leaves a model 18 orders of magnitude of likelihood
+# ratio below that; near 1 the written text steps by 1e-6, so above 1 - 1e-6 every pair the model
+# finds likelier same than not would be written as 1 and lose its order.
+MIN_PRIOR = 1e-20
+MAX_PRIOR = 1.0 - 1e-6
+
+
 def check_prior(share: float) -> float:
     """``share`` as a prior share of same-artist pairs.
 
     Raises:
-        ValueError: it is not strictly between 0 and 1 (at 0 or 1 the probability is fixed).
+        ValueError: it is not strictly between 0 and 1 (at 0 or 1 the probability is fixed), or
+            outside [`MIN_PRIOR`, `MAX_PRIOR`], where the probabilities cannot be represented.
     """
     if not 0.0 < share < 1.0:
         raise ValueError(
             f"a prior share of same-artist pairs must be between 0 and 1 (exclusive), got {share}"
         )
+    if not MIN_PRIOR <= share <= MAX_PRIOR:
+        raise ValueError(
+            f"a prior share of same-artist pairs must be from {MIN_PRIOR:g} to {MAX_PRIOR:.6f}, got {share:g}: "
+            "beyond them the probabilities written cannot keep the pairs' order"
+        )
     return float(share)
+
+
+def sigmoid(z: ArrayLike) -> np.ndarray:
+    """The logistic function, float64, exact in both tails.
+
+    ``exp(-|z|)`` never overflows, and for very negative ``z`` the result is ``exp(z) / (1 +
+    exp(z))``, not ``1 - something``: ``(1 + tanh(z / 2)) / 2`` rounds to 0 from z = -38 on, which
+    made every pair's probability 0 (and the AUC 0.5) at ``--prior 1e-20``.
+    """
+    z = np.asarray(z, dtype=np.float64)
+    small = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + small), small / (1.0 + small))
 
 
 def prior_log_odds_shift(fitted_share: float, share: float) -> float:
@@ -119,7 +155,7 @@ def prior_log_odds_shift(fitted_share: float, share: float) -> float:
 
 
 def fit_calibration(similarity: ArrayLike, same: ArrayLike, *, iterations: int = 50) -> Calibration:
-    """Fit Platt scaling and the best-accuracy threshold on labelled pairs.
+    """Fit Platt scaling on labelled pairs; the threshold is the similarity where P(same) = 1/2.
 
     A small L2 penalty keeps the fit finite when the pairs are perfectly separated.
 
@@ -144,7 +180,14 @@ def fit_calibration(similarity: ArrayLike, same: ArrayLike, *, iterations: int =
         weights -= step
         if np.abs(step).max() < 1e-10:
             break
-    _, threshold = best_threshold_accuracy(y, s)
+    # The verdict is "same" exactly where the probability reaches one half, so that a printed
+    # verdict never contradicts the printed probability; a fit that does not rise with similarity
+    # (no signal) falls back to the best-accuracy cut.
+    if weights[0] > 0:
+        # Clipped to the cosine's range: a weak fit may reach one half only beyond it.
+        threshold = float(np.clip(-weights[1] / weights[0], -1.0, 1.0))
+    else:
+        _, threshold = best_threshold_accuracy(y, s)
     return Calibration(
         slope=float(weights[0]),
         intercept=float(weights[1]),

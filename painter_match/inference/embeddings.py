@@ -28,9 +28,23 @@ from painter_match import atomic
 from painter_match.data.images import name_problem, normalise_name
 from painter_match.data.views import Views
 from painter_match.errors import DataError
-from painter_match.inference.model import ModelInfo
+from painter_match.inference.model import ModelError, ModelInfo, views_from_dict
+from painter_match.input_files import input_file_problem, pipe_advice
 
 FORMAT_VERSION = 1
+# A file's stamp: size, st_mtime_ns, st_ctime_ns. The change time moves whenever the file's data is
+# replaced, even by a copy that keeps the modification time (`cp -p`).
+STAMP_FIELDS = 3
+UNKNOWN_STAMP = (-1, -1, -1)
+
+
+def file_stamp(path: str | Path) -> tuple[int, int, int]:
+    """The stamp of a file now (`UNKNOWN_STAMP` when it cannot be looked at)."""
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return UNKNOWN_STAMP
+    return (int(info.st_size), int(info.st_mtime_ns), int(info.st_ctime_ns))
 
 
 @dataclass(frozen=True)
@@ -60,10 +74,14 @@ class EmbeddingSource:
     def from_json(cls, text: str, source: str) -> EmbeddingSource:
         try:
             data = json.loads(text)
-            info = ModelInfo.from_json(json.dumps(data["info"]), source)
-            views = Views(**data["views"])
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as err:
-            raise DataError(f"{source}: bad model record in the embeddings file ({err})") from None
+            info = ModelInfo.from_json(json.dumps(data["info"]), "the model record")
+            views = views_from_dict(data["views"])
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, ModelError) as err:
+            # A model's metadata error says how to export a model; here the file is to blame.
+            cause = str(err).split("; make one with", 1)[0]
+            raise DataError(
+                f"{source}: bad model record in the embeddings file ({cause}); embed the folder again"
+            ) from None
         return cls(info, views)
 
 
@@ -76,16 +94,27 @@ class Embeddings:
         vectors: float32 ``[N, D]`` unit vectors.
         source: the model and views that made them.
         root: the folder embedded (absolute), or "" when unknown.
+        stamps: int64 ``[N, 3]``: each file's size, modification and change time (ns) when it
+            was embedded, so that ``embed --resume`` re-embeds a file replaced since; -1 where
+            not recorded; None for files written before they were kept.
+        shard: ``(K, N)`` when the file holds shard K of N of a folder (``embed --shard``), so
+            that ``merge`` can check it has every shard; None for a whole folder.
     """
 
     paths: list[str]
     vectors: np.ndarray
     source: EmbeddingSource
     root: str = ""
+    stamps: np.ndarray | None = None
+    shard: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.paths):
             raise ValueError(f"vectors must be [{len(self.paths)}, D], got shape {self.vectors.shape}")
+        if self.stamps is not None and self.stamps.shape != (len(self.paths), STAMP_FIELDS):
+            raise ValueError(
+                f"stamps must be [{len(self.paths)}, {STAMP_FIELDS}], got shape {self.stamps.shape}"
+            )
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -124,6 +153,10 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> Path:
         "model": np.asarray(embeddings.source.to_json()),
         "root": np.asarray(embeddings.root),
     }
+    if embeddings.stamps is not None:
+        arrays["stamps"] = np.ascontiguousarray(embeddings.stamps, dtype=np.int64)
+    if embeddings.shard is not None:
+        arrays["shard"] = np.asarray(embeddings.shard, dtype=np.int64)
 
     with atomic.atomic_file(path) as handle:
         np.savez(handle, **arrays)
@@ -138,10 +171,10 @@ def load_embeddings(path: str | Path) -> Embeddings:
             vectors that are not finite, or paths that repeat, are absolute or leave the folder.
     """
     path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"embeddings file {path} not found; make one with `painter-match embed DIR -o {path}`"
-        )
+    problem = input_file_problem(path)
+    if problem is not None:
+        advice = pipe_advice(problem) or f"; make one with `painter-match embed DIR -o {path}`"
+        raise DataError(f"embeddings file {path} {problem}{advice}")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"paths", "vectors", "model"} - set(data.files)
@@ -153,8 +186,15 @@ def load_embeddings(path: str | Path) -> Embeddings:
             vectors = np.asarray(data["vectors"], dtype=np.float32)
             model = str(data["model"][()])
             root = str(data["root"][()]) if "root" in data.files else ""
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise DataError(f"{path}: not a readable embeddings file ({err})") from None
+            stamps = np.asarray(data["stamps"]) if "stamps" in data.files else None
+            shard_record = np.asarray(data["shard"]) if "shard" in data.files else None
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile, EOFError) as err:
+        # numpy and zipfile raise any of these for a damaged file (a truncated partial file too).
+        cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(
+            f"{path}: not a readable embeddings file ({cause[:300]}); it is damaged or not one: embed the "
+            "folder again"
+        ) from None
     source = EmbeddingSource.from_json(model, str(path))
     if vectors.ndim != 2 or vectors.shape[0] != len(paths):
         raise DataError(f"{path}: {len(paths)} paths but vectors of shape {vectors.shape}")
@@ -164,7 +204,30 @@ def load_embeddings(path: str | Path) -> Embeddings:
             f"{source.info.embedding_dim}"
         )
     _check_contents(path, paths, vectors)
-    return Embeddings(paths=paths, vectors=vectors, source=source, root=root)
+    if stamps is not None and (stamps.shape != (len(paths), STAMP_FIELDS) or stamps.dtype != np.int64):
+        raise DataError(
+            f"{path}: the file stamps are {stamps.dtype} {stamps.shape}, not int64 [{len(paths)}, 3]"
+        )
+    return Embeddings(
+        paths=paths,
+        vectors=vectors,
+        source=source,
+        root=root,
+        stamps=stamps,
+        shard=_shard(path, shard_record),
+    )
+
+
+def _shard(path: Path, record: np.ndarray | None) -> tuple[int, int] | None:
+    """The ``(K, N)`` an embeddings file records, checked."""
+    if record is None:
+        return None
+    values = record.tolist() if record.shape == (2,) and np.issubdtype(record.dtype, np.integer) else None
+    if values is None or not 0 <= values[0] < values[1]:
+        raise DataError(
+            f"{path}: its shard record {record.tolist()!r} is not K/N with 0 <= K < N; embed it again"
+        )
+    return int(values[0]), int(values[1])
 
 
 def _check_contents(path: Path, paths: list[str], vectors: np.ndarray) -> None:
@@ -229,12 +292,28 @@ def merge(
     root: str,
 ) -> Embeddings:
     """Combine embeddings of one source into one set ordered as ``order`` (paths missing from
-    every part are left out; a path in several parts takes the last one's vector)."""
+    every part are left out; a path in several parts takes the last one's vector and stamp).
+
+    The stamps are kept where any part has them (`UNKNOWN_STAMP` for rows of parts without);
+    the result records no shard."""
     rows: dict[str, np.ndarray] = {}
+    stamps: dict[str, tuple[int, ...]] = {}
+    stamped = any(part.stamps is not None for part in parts)
     for part in parts:
-        for p, v in zip(part.paths, part.vectors):
+        part_stamps = part.stamps.tolist() if part.stamps is not None else None
+        for row, (p, v) in enumerate(zip(part.paths, part.vectors)):
             rows[p] = v
+            if stamped:
+                stamps[p] = tuple(part_stamps[row]) if part_stamps is not None else UNKNOWN_STAMP
     kept = [p for p in order if p in rows]
     dim = source.info.embedding_dim
     vectors = np.stack([rows[p] for p in kept]) if kept else np.empty((0, dim), dtype=np.float32)
-    return Embeddings(paths=kept, vectors=vectors.astype(np.float32, copy=False), source=source, root=root)
+    return Embeddings(
+        paths=kept,
+        vectors=vectors.astype(np.float32, copy=False),
+        source=source,
+        root=root,
+        stamps=np.asarray([stamps[p] for p in kept], dtype=np.int64).reshape(len(kept), STAMP_FIELDS)
+        if stamped
+        else None,
+    )

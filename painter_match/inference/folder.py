@@ -22,18 +22,22 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from painter_match import atomic
 from painter_match.data.images import find_images
-from painter_match.errors import DataError, OutputError, PainterMatchError
+from painter_match.errors import FORCE, RESUME, STRICT, DataError, OutputError, PainterMatchError, spell
 from painter_match.inference.embeddings import (
+    STAMP_FIELDS,
+    UNKNOWN_STAMP,
     Embeddings,
     EmbeddingSource,
     errors_path,
+    file_stamp,
     load_embeddings,
     merge,
     partial_path,
@@ -45,11 +49,13 @@ from painter_match.progress import progress_bar
 
 
 class EmbedInterrupted(KeyboardInterrupt):
-    """Ctrl-C or SIGTERM stopped `embed_folder`; ``note`` says what was kept for ``resume``."""
+    """Ctrl-C or SIGTERM stopped `embed_folder`; ``note`` says what was kept for ``resume=True``
+    (``cli_note``: the same for a command-line user, naming ``--resume``)."""
 
-    def __init__(self, note: str) -> None:
+    def __init__(self, note: str, cli_note: str | None = None) -> None:
         super().__init__(note)
         self.note = note
+        self.cli_note = cli_note if cli_note is not None else note
 
 
 @dataclass
@@ -104,11 +110,22 @@ SAVE_SHARE = 0.1
 class _Saver:
     """Keeps what is done and writes the partial file when it is due."""
 
-    def __init__(self, target: Path, done: Embeddings | None, source: EmbeddingSource, root: str) -> None:
+    def __init__(
+        self,
+        target: Path,
+        done: Embeddings | None,
+        source: EmbeddingSource,
+        root: str,
+        *,
+        stamps: dict[str, tuple[int, int, int]] | None = None,
+        shard: tuple[int, int] | None = None,
+    ) -> None:
         self.target = target
         self.source = source
         self.root = root
         self.done = done
+        self.stamps = stamps or {}
+        self.shard = shard
         self.paths: list[str] = []
         self.vectors: list[np.ndarray] = []
         self.unsaved = 0
@@ -126,7 +143,8 @@ class _Saver:
         if self.unsaved and now - self.last_save >= max(SAVE_EVERY_S, self.cost / SAVE_SHARE):
             self.save()
 
-    def collected(self) -> Embeddings:
+    def collected(self, order: Sequence[str] | None = None) -> Embeddings:
+        """What is done (in ``order``, default: resumed first), with each file's stamp and the shard."""
         dim = self.source.info.embedding_dim
         new = Embeddings(
             paths=list(self.paths),
@@ -135,8 +153,13 @@ class _Saver:
             root=self.root,
         )
         parts = [self.done, new] if self.done is not None else [new]
-        order = [p for part in parts for p in part.paths]
-        return merge(order, parts, self.source, self.root)
+        if order is None:
+            order = [p for part in parts for p in part.paths]
+        merged = merge(order, parts, self.source, self.root)
+        # The stamps taken before this run read anything: a resumed image kept is unchanged since
+        # its recorded stamp, or had none (a file from before they were recorded) and takes today's.
+        stamps = np.asarray([self.stamps.get(p, UNKNOWN_STAMP) for p in merged.paths], dtype=np.int64)
+        return replace(merged, stamps=stamps.reshape(len(merged), STAMP_FIELDS), shard=self.shard)
 
     def save(self) -> None:
         """Write the partial file (atomically: a failed write leaves the previous one whole)."""
@@ -155,18 +178,19 @@ class _Saver:
         self.unsaved = 0
 
     def keep(self) -> str:
-        """Save what is done if the partial file can still be written; say what is kept and what to do."""
+        """Save what is done if the partial file can still be written; say what is kept and what to do
+        (``{resume}`` where the reader's spelling of it goes, `painter_match.errors.spell`)."""
         if self.unsaved and not self.failed:
             try:
                 self.save()
             except OutputError:
                 pass
         if self.kept and not self.unsaved:
-            return f"progress saved in {self.target} ({self.kept:,} images): rerun with --resume to embed the rest"
+            return f"progress saved in {self.target} ({self.kept:,} images): rerun with {{resume}} to embed the rest"
         if self.kept:
             return (
                 f"the {self.kept:,} images saved last are kept in {self.target}: once it can be written, "
-                "rerun with --resume to embed the rest"
+                "rerun with {resume} to embed the rest"
             )
         return "nothing was saved"
 
@@ -209,10 +233,35 @@ def embed_folder(
     root, out = Path(folder), Path(out)
     partial = partial_path(out)
     errors_file = errors_path(out)
-    # Before any work: an output that can be written and is not an input (existence is the
-    # resume/force question below).
-    for target in (out, partial, errors_file):
-        atomic.check_output(target, force=True, inputs=list(inputs))
+    with ExitStack() as claims:
+        # Before any work: outputs that can be written and are no input: not the model, not one of
+        # the images (an image inside the folder is refused even with force; a rename never
+        # changes the data of another name, so hard links to an image elsewhere are safe).
+        # Existence is the resume/force question below; the claims keep a second run away.
+        for target in (out, partial, errors_file):
+            claims.enter_context(
+                atomic.check_output(
+                    target, force=True, inputs=[*inputs, ("folder of images", root)], what="embed"
+                )
+            )
+        return _embed_folder(
+            root, out, partial, errors_file, encoder, resume, force, strict, show_progress, log, shard
+        )
+
+
+def _embed_folder(
+    root: Path,
+    out: Path,
+    partial: Path,
+    errors_file: Path,
+    encoder: OnnxEncoder | Callable[[], OnnxEncoder],
+    resume: bool,
+    force: bool,
+    strict: bool,
+    show_progress: bool,
+    log: Callable[[str], None] | None,
+    shard: tuple[int, int] | None,
+) -> EmbedFolderResult:
     files = find_images(root)
     if not files:
         raise DataError(
@@ -231,15 +280,62 @@ def embed_folder(
     with atomic.OutputLock(out, "embed"):
         existing = [p for p in (partial, out) if p.exists()]
         if existing and not (resume or force):
-            raise DataError(
-                f"{existing[0]} already exists; pass --resume to embed only the images not in it yet, "
-                "or --force to start over"
+            raise DataError.naming(
+                f"{existing[0]} already exists; pass {{resume}} to embed only the images not in it yet, "
+                "or {force} to start over",
+                resume=RESUME,
+                force=FORCE,
             )
         if not isinstance(encoder, OnnxEncoder):
             encoder = encoder()
         return _embed(
-            encoder, root, out, partial, errors_file, relative, existing, resume, strict, show_progress, log
+            encoder,
+            root,
+            out,
+            partial,
+            errors_file,
+            relative,
+            existing,
+            resume,
+            strict,
+            show_progress,
+            log,
+            shard=shard,
         )
+
+
+def _shard_text(shard: tuple[int, int] | None) -> str:
+    return f"shard {shard[0]}/{shard[1]}" if shard is not None else "the whole folder (no --shard)"
+
+
+def _resumable(existing: Path, partial: Path, out: Path) -> Embeddings:
+    """The file a run resumes from, or a one-line error saying what to do with a damaged one."""
+    try:
+        return load_embeddings(existing)
+    except DataError as error:
+        if existing == partial:
+            # A partial file is written atomically, but a disk fault or a copy can still damage it.
+            instead = f"resume from {out}" if out.exists() else "start again from the first image"
+            error.extend(
+                *spell(
+                    f"the progress file is damaged: delete {partial} to {instead}, or pass {{force}}",
+                    force=FORCE,
+                )
+            )
+        raise
+
+
+def _changed_since(done: Embeddings, stamps: dict[str, tuple[int, int, int]]) -> set[str]:
+    """The paths of ``done`` whose file changed (size, modification or change time) since it was
+    embedded; a path without a recorded stamp counts as unchanged (files from before stamps)."""
+    if done.stamps is None:
+        return set()
+    changed = set()
+    for path, recorded in zip(done.paths, done.stamps.tolist()):
+        now = stamps.get(path)
+        if now is not None and tuple(recorded) != UNKNOWN_STAMP and tuple(recorded) != now:
+            changed.add(path)
+    return changed
 
 
 def _embed(
@@ -254,31 +350,54 @@ def _embed(
     strict: bool,
     show_progress: bool,
     log: Callable[[str], None] | None,
+    *,
+    shard: tuple[int, int] | None = None,
 ) -> EmbedFolderResult:
     model = encoder.model
     source = EmbeddingSource(model.info, encoder.views)
     root_abs = str(root.resolve())
+    # Each image's size and times now, before any is read: recorded with its vector, so that a
+    # resumed run sees which files were replaced since (a change while this run reads a file
+    # shows as a change next time: embedded again, never kept stale).
+    stamps = {r: file_stamp(root / r) for r in relative}
 
     done: Embeddings | None = None
     if resume and existing:
-        done = load_embeddings(existing[0])
+        done = _resumable(existing[0], partial, out)
         if done.source.identity != source.identity:
-            raise DataError(
+            raise DataError.naming(
                 f"{existing[0]} was made by model {done.source.identity}, not {source.identity} "
-                f"({model.path}); embeddings of two models cannot be mixed: use the same model and --views, "
-                "or --force to start over"
+                f"({model.path}); embeddings of two models cannot be mixed: use the same model and {{views}}, "
+                "or {force} to start over",
+                views=("views", "--views"),
+                force=FORCE,
             )
         if done.root and done.root != root_abs:
-            raise DataError(
-                f"{existing[0]} holds images of {done.root}, not {root_abs}; use another -o, or --force to start over"
+            raise DataError.naming(
+                f"{existing[0]} holds images of {done.root}, not {root_abs}; use another {{out}}, or {{force}} "
+                "to start over",
+                out=("out", "-o"),
+                force=FORCE,
             )
-        done = merge(relative, [done], source, root_abs)  # images deleted since are dropped
+        if done.shard != shard:
+            raise DataError.naming(
+                f"{existing[0]} holds {_shard_text(done.shard)}, not {_shard_text(shard)}; use another {{out}}, "
+                "or {force} to start over",
+                out=("out", "-o"),
+                force=FORCE,
+            )
+        changed = _changed_since(done, stamps)
+        kept = [p for p in relative if p not in changed]
+        done = merge(kept, [done], source, root_abs)  # images deleted or replaced since are dropped
         if log is not None:
-            log(f"resuming from {existing[0]}: {len(done):,} of {len(relative):,} images already embedded")
+            log(
+                f"resuming from {existing[0]}: {len(done):,} of {len(relative):,} images already embedded"
+                + (f"; {len(changed):,} changed since, embedded again" if changed else "")
+            )
     already = set(done.paths) if done is not None else set()
     todo = [r for r in relative if r not in already]
 
-    saver = _Saver(partial, done, source, root_abs)
+    saver = _Saver(partial, done, source, root_abs, stamps=stamps, shard=shard)
     failures: list[Failure] = []
     started = time.monotonic()
     try:
@@ -288,22 +407,23 @@ def _embed(
                 for failure in batch.failures:
                     failures.append(Failure(failure.index, todo[failure.index], failure.cause))
                     if strict:
-                        raise DataError(
-                            f"{root / todo[failure.index]}: {failure.cause} (--strict; without it unreadable "
-                            "images are skipped and listed)"
+                        raise DataError.naming(
+                            f"{root / todo[failure.index]}: {failure.cause} ({{strict}}; without it unreadable "
+                            "images are skipped and listed)",
+                            strict=STRICT,
                         )
                 bar.advance(batch.count)
     except EmbedInterrupted:
         raise
     except KeyboardInterrupt:
         # Ctrl-C or SIGTERM: keep what was done for resume, and say so in the one line.
-        raise EmbedInterrupted(saver.keep()) from None
+        raise EmbedInterrupted(*spell(saver.keep(), resume=RESUME)) from None
     except PainterMatchError as error:
         # strict, or a partial file the disk refused: the same, in the error's one line.
-        error.args = (f"{error}; {saver.keep()}",)
+        error.extend(*spell(saver.keep(), resume=RESUME))
         raise
     seconds = time.monotonic() - started
-    result = merge(relative, [saver.collected()], source, root_abs)
+    result = saver.collected(relative)
     if len(result) == 0:
         write_errors(errors_file, ((f.path, f.cause) for f in failures))
         first = failures[0] if failures else None
@@ -315,7 +435,7 @@ def _embed(
     try:
         save_embeddings(out, result)
     except OutputError as error:
-        error.args = (f"{error}; {saver.keep()}",)
+        error.extend(*spell(saver.keep(), resume=RESUME))
         raise
     partial.unlink(missing_ok=True)
     if failures:

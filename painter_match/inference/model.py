@@ -11,16 +11,20 @@ and onnxruntime only: no torch, no onnx.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 from painter_match.data.views import Views
 from painter_match.errors import PainterMatchError
 from painter_match.inference.calibration import Calibration
+from painter_match.inference.collection import CollectionPolicy
+from painter_match.input_files import input_file_problem, pipe_advice
 
 METADATA_KEY = "painter_match"
 SCHEMA_VERSION = 1
@@ -78,6 +82,10 @@ class ModelInfo:
         metric: how embeddings are compared; only ``cosine``.
         schema_version: of this document.
         input_layout, input_dtype: the pixels the graph takes (NHWC uint8 RGB).
+        graph_digest: for an int8 model, SHA-256 of its graph (`graph_digest`), computed when the
+            file is opened: two int8 exports of one checkpoint calibrated on other images have the
+            same weights digest but other quantisation scales, and their vectors differ (by up to
+            0.018 measured), so the identity must tell them apart. "" for other variants.
     """
 
     input_size: int
@@ -98,6 +106,10 @@ class ModelInfo:
     schema_version: int = SCHEMA_VERSION
     input_layout: str = "NHWC"
     input_dtype: str = "uint8"
+    graph_digest: str = ""
+    # The default collection adaptation and its calibration (`painter_match.inference.collection`);
+    # None for models exported before it: their embeddings are compared as they are.
+    collection: CollectionPolicy | None = None
 
     @property
     def identity(self) -> str:
@@ -108,14 +120,17 @@ class ModelInfo:
         exports of one checkpoint make embeddings that mix. A model exported before the weights
         digest was recorded has only its data fingerprint and export time to go by.
         """
+        quantised = f"/q{self.graph_digest[:16]}" if self.graph_digest else ""
         if self.weights:
-            return f"{self.backbone}/{self.variant}/{self.weights[:16]}/{self.input_size}px-{self.resize}"
-        return f"{self.backbone}/{self.variant}/{self.data_fingerprint}/{self.created}"
+            preprocessing = f"{self.input_size}px-{self.resize}"
+            return f"{self.backbone}/{self.variant}/{self.weights[:16]}/{preprocessing}{quantised}"
+        return f"{self.backbone}/{self.variant}/{self.data_fingerprint}/{self.created}{quantised}"
 
     def to_json(self) -> str:
         data = asdict(self)
         data["calibration"] = self.calibration.to_dict()
         data["versions"] = dict(self.versions)
+        data["collection"] = self.collection.to_dict() if self.collection is not None else None
         return json.dumps(data, sort_keys=True)
 
     @classmethod
@@ -150,7 +165,7 @@ class ModelInfo:
                 val_auc=_optional_float(data, "val_auc"),
                 created=str(data.get("created", "")),
                 versions={str(k): str(v) for k, v in _mapping(data, "versions", {}).items()},
-                views=Views(**_mapping(data, "views", {})),
+                views=views_from_dict(_mapping(data, "views", {})),
                 variant_auc=_optional_float(data, "variant_auc"),
                 weights=str(data.get("weights", "")),
                 training_artists=_strings(data, "training_artists"),
@@ -158,6 +173,12 @@ class ModelInfo:
                 metric=str(data.get("metric", METRIC)),
                 input_layout=str(data.get("input_layout", "NHWC")),
                 input_dtype=str(data.get("input_dtype", "uint8")),
+                graph_digest=str(data.get("graph_digest", "")),
+                collection=(
+                    CollectionPolicy.from_dict(_mapping(data, "collection"))
+                    if data.get("collection") is not None
+                    else None
+                ),
             )
         except KeyError as exc:
             raise ModelError(f"{source}: painter_match metadata lacks {exc}; {_HOW_TO_MAKE}") from None
@@ -175,6 +196,33 @@ class ModelInfo:
                     f"{source}: metadata {name} {value!r} is not one of {allowed}; {_HOW_TO_MAKE}"
                 )
         return info
+
+
+# Bounds on what a model's metadata may ask for: far beyond any real model, well below what would
+# exhaust a machine before the memory check (`painter_match.commands.common.check_memory`) speaks.
+MAX_INPUT_SIZE = 4096
+MAX_EMBEDDING_DIM = 65536
+MAX_VIEW_CROPS = 64  # as --views (`painter_match.commands.common.MAX_CROPS`)
+MAX_CROP_SCALE = 16.0
+
+
+def views_from_dict(data: Mapping[str, Any]) -> Views:
+    """The default view policy, checked: a whole number of crops (0 to 64) at a finite scale (1 to 16)."""
+    unknown = sorted(set(data) - {"crops", "crop_scale"})
+    if unknown:
+        raise ValueError(f"views has unknown fields {unknown}")
+    crops = data.get("crops", 0)
+    scale = data.get("crop_scale", 2.0)
+    if not isinstance(crops, int) or isinstance(crops, bool) or not 0 <= crops <= MAX_VIEW_CROPS:
+        raise ValueError(f"views crops must be a whole number from 0 to {MAX_VIEW_CROPS}, got {crops!r}")
+    if (
+        not isinstance(scale, (int, float))
+        or isinstance(scale, bool)
+        or not math.isfinite(scale)
+        or not 1.0 <= scale <= MAX_CROP_SCALE
+    ):
+        raise ValueError(f"views crop_scale must be a number from 1 to {MAX_CROP_SCALE:g}, got {scale!r}")
+    return Views(crops=crops, crop_scale=float(scale))
 
 
 def _mapping(data: Mapping[str, Any], name: str, default: Any = None) -> Mapping[str, Any]:
@@ -195,8 +243,11 @@ def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
 
 def _positive_int(data: Mapping[str, Any], name: str) -> int:
     value = data[name]
+    largest = {"input_size": MAX_INPUT_SIZE, "embedding_dim": MAX_EMBEDDING_DIM}.get(name)
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    if largest is not None and value > largest:
+        raise ValueError(f"{name} must be at most {largest}, got {value!r}")
     return value
 
 
@@ -204,8 +255,8 @@ def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
     value = data.get(name)
     if value is None:
         return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise ValueError(f"{name} must be a number or null, got {value!r}")
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number or null, got {value!r}")
     return float(value)
 
 
@@ -241,16 +292,19 @@ def packaged_model_path() -> Path | None:
     return Path(str(candidate))
 
 
-def resolve_model(path: str | Path | None = None) -> ModelChoice:
+def resolve_model(path: str | Path | ModelChoice | None = None) -> ModelChoice:
     """The one rule for which model is used: ``path`` (``-m``), else ``$PAINTER_MATCH_MODEL``, else
     ``models/painter-match.onnx`` in the current folder when it exists, else the packaged default
     (found with importlib.resources, so it works from a wheel).
 
-    Nothing is opened here: a chosen file that is missing is `open_model`'s error to report.
+    Nothing is opened here: a chosen file that is missing is `open_model`'s error to report. A
+    `ModelChoice` is returned as it is (so its rule is what messages name).
 
     Raises:
         ModelError: no rule gives a model; the message says how to get one.
     """
+    if isinstance(path, ModelChoice):
+        return path
     if path is not None:
         return ModelChoice(Path(path), "-m")
     from_env = os.environ.get(MODEL_ENV)
@@ -285,9 +339,13 @@ def resolve_providers(requested: str, available: Sequence[str]) -> list[str]:
         return [_ORT_PROVIDERS["cpu"]]
     name = _ORT_PROVIDERS[requested]
     if name not in available:
+        # Which command fixes it depends on what pip left here (ort_builds: both builds installed
+        # at once leave the CPU build's files on top, and the extra's own command would not help).
+        from painter_match.inference.ort_builds import gpu_advice
+
         raise ModelError(
             f"provider {requested!r} is not available in this onnxruntime (it has {', '.join(available)}); "
-            'install the GPU build with: pip install "painter-match[gpu]"'
+            f"{gpu_advice(available)}"
         )
     if requested == "tensorrt":
         return [name, _ORT_PROVIDERS["cuda"], _ORT_PROVIDERS["cpu"]]
@@ -384,11 +442,99 @@ def read_info(session: Any, source: str) -> ModelInfo:
         )
     if inputs[INPUT_NAME].type != "tensor(uint8)":
         raise ModelError(f"{source}: input '{INPUT_NAME}' must be uint8, it is {inputs[INPUT_NAME].type}")
+    output = next(o for o in session.get_outputs() if o.name == OUTPUT_NAME)
+    _check_shapes(source, info, list(inputs[INPUT_NAME].shape or []), list(output.shape or []))
     return info
 
 
+def _check_shapes(source: str, info: ModelInfo, image: list[Any], embedding: list[Any]) -> None:
+    """Refuse metadata that disagrees with the graph's tensor shapes, where the graph fixes them.
+
+    The batch axis is dynamic by contract; a graph with symbolic sides or width is taken on trust.
+
+    Raises:
+        ModelError: naming the field, its value and the graph's shape.
+    """
+    S = info.input_size
+    if len(image) != 4 or _fixed(image[3], 3) or _fixed(image[1], S) or _fixed(image[2], S):
+        raise ModelError(
+            f"{source}: the metadata says input_size {S} ([batch, {S}, {S}, 3] uint8), but the graph's "
+            f"'{INPUT_NAME}' input is {_shape_text(image)}; the metadata does not belong to this graph: "
+            f"{_HOW_TO_MAKE}"
+        )
+    D = info.embedding_dim
+    if len(embedding) != 2 or _fixed(embedding[1], D):
+        raise ModelError(
+            f"{source}: the metadata says embedding_dim {D} ([batch, {D}]), but the graph's "
+            f"'{OUTPUT_NAME}' output is {_shape_text(embedding)}; the metadata does not belong to this "
+            f"graph: {_HOW_TO_MAKE}"
+        )
+
+
+def _fixed(dimension: Any, expected: int) -> bool:
+    """True when the graph fixes ``dimension`` to a size other than ``expected``."""
+    return isinstance(dimension, int) and dimension > 0 and dimension != expected
+
+
+def _shape_text(shape: list[Any]) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in shape) + "]"
+
+
+def graph_digest(path: str | Path) -> str:
+    """SHA-256 of what an ONNX file computes: its graph, opset imports and functions, not its
+    metadata (so re-exporting the same model with another export time or note changes nothing).
+
+    Reads the top level of the ``ModelProto`` protobuf by hand (numpy and onnxruntime only: no
+    onnx package): fields 7 (graph), 8 (opset_import) and 25 (functions) are hashed as stored.
+
+    Raises:
+        ModelError: the file is not a protobuf message.
+    """
+    data = Path(path).read_bytes()
+    digest = hashlib.sha256()
+    position = 0
+    try:
+        while position < len(data):
+            key, position = _varint(data, position)
+            number, wire = key >> 3, key & 7
+            start = position
+            if wire == 0:
+                _, position = _varint(data, position)
+            elif wire == 1:
+                position += 8
+            elif wire == 2:
+                length, position = _varint(data, position)
+                start = position
+                position += length
+            elif wire == 5:
+                position += 4
+            else:
+                raise ValueError(f"wire type {wire}")
+            if position > len(data):
+                raise ValueError("truncated")
+            if number in (7, 8, 25):
+                digest.update(number.to_bytes(2, "big") + (position - start).to_bytes(8, "big"))
+                digest.update(data[start:position])
+    except ValueError as error:
+        raise ModelError(f"{path}: not an ONNX model file ({error}); {_HOW_TO_MAKE}") from None
+    return digest.hexdigest()
+
+
+def _varint(data: bytes, position: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if position >= len(data) or shift > 63:
+            raise ValueError("bad varint")
+        byte = data[position]
+        position += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, position
+
+
 def open_model(
-    path: str | Path | None = None,
+    path: str | Path | ModelChoice | None = None,
     *,
     provider: str = "auto",
     threads: int | None = None,
@@ -396,7 +542,8 @@ def open_model(
     """Open a painter-match ONNX model once, for a whole run.
 
     Args:
-        path: the ``.onnx`` file; None means the one `resolve_model` chooses.
+        path: the ``.onnx`` file; None means the one `resolve_model` chooses; a `ModelChoice`
+            (from `resolve_model`) keeps the rule that chose it for the messages.
         provider: one of ``PROVIDERS``.
         threads: intra-op threads; None lets onnxruntime use every core.
 
@@ -407,12 +554,20 @@ def open_model(
 
     choice = resolve_model(path)
     model_path = choice.path
-    if model_path.is_dir():
-        raise ModelError(f"model {model_path} is a folder; pass the .onnx file itself (-m FOLDER/NAME.onnx)")
-    if not model_path.is_file():
+    problem = input_file_problem(model_path)
+    if problem == "is a folder":
         raise ModelError(
-            f"model {model_path} ({choice.rule_text}) not found; {_HOW_TO_MAKE}, or pass -m/--model"
+            f"model {model_path} ({choice.rule_text}) is a folder; pass the .onnx file itself "
+            "(-m FOLDER/NAME.onnx)"
         )
+    if problem is not None:
+        # Say which rule chose the file: a stale $PAINTER_MATCH_MODEL is fixed there, not with -m.
+        remedy = (
+            f"set ${MODEL_ENV} to an existing .onnx file or unset it"
+            if choice.rule == "env"
+            else f"{_HOW_TO_MAKE}, or pass -m/--model"
+        )
+        raise ModelError(f"model {model_path} ({choice.rule_text}) {problem}{pipe_advice(problem)}; {remedy}")
     providers = resolve_providers(provider, ort.get_available_providers())
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -425,5 +580,7 @@ def open_model(
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{model_path}: onnxruntime cannot load it ({message}); {_HOW_TO_MAKE}") from None
     info = read_info(session, str(model_path))
+    if info.variant == "int8":
+        info = replace(info, graph_digest=graph_digest(model_path))
     used = session.get_providers()[0]
     return LoadedModel(path=model_path, session=session, info=info, provider=used, choice=choice)

@@ -13,7 +13,15 @@ so an ``--engine ray`` run writes the same embeddings file, resumably, as a loca
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import os
+import secrets
+import signal
+import socket
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +34,154 @@ from painter_match.inference.encoder import DEFAULT_BATCH_SIZE, EncodedBatch, Fa
 from painter_match.inference.model import LoadedModel, open_model
 
 INSTALL_LINE = 'pip install "painter-match[ray]"'
+# How long joining a cluster may take to answer on its port: Ray itself waits for ever on an
+# address nobody listens at (`--address 127.0.0.1:1` was still waiting after 410 s).
+CONNECT_TIMEOUT_S = 10.0
+_RAY_SCHEME = "ray://"
+_ADDRESS = ("address=", "--address ")  # how messages name the option: Python, command line
+_DEFAULT_GCS_PORT = 6379
+_DEFAULT_CLIENT_PORT = 10001
+
+
+def parse_address(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` or ``ray://HOST[:PORT]`` as ``(host, port)``; None for ``auto`` (Ray finds it).
+
+    Raises:
+        PainterMatchError: naming the value and the forms allowed.
+    """
+    text = address.strip()
+    if text == "auto":
+        return None
+    rest = text[len(_RAY_SCHEME) :] if text.startswith(_RAY_SCHEME) else text
+    default_port = _DEFAULT_CLIENT_PORT if text.startswith(_RAY_SCHEME) else _DEFAULT_GCS_PORT
+    host, port_text = rest, ""
+    if rest.startswith("["):  # [IPv6]:PORT
+        host, _, tail = rest[1:].partition("]")
+        port_text = tail[1:] if tail.startswith(":") else tail
+    elif rest.count(":") == 1:
+        host, port_text = rest.split(":")
+    problem = None
+    if not host or any(c.isspace() or c in "/@?#" for c in host):
+        problem = "no host name"
+    elif port_text and not (port_text.isdigit() and 0 < int(port_text) < 65536):
+        problem = f"port {port_text!r} is not a number from 1 to 65535"
+    elif not port_text and not text.startswith(_RAY_SCHEME):
+        problem = "no port"
+    if problem is not None:
+        raise PainterMatchError.naming(
+            f"{{option}}{address!r}: {problem}; give HOST:PORT of the cluster's head (e.g. 10.0.0.5:6379), "
+            "ray://HOST:10001, or auto inside a cluster job",
+            option=_ADDRESS,
+        )
+    return host, int(port_text) if port_text else default_port
+
+
+def check_address(address: str, timeout: float = CONNECT_TIMEOUT_S) -> None:
+    """Refuse a cluster address that is malformed, names no host, or has nobody listening on its
+    port within ``timeout`` seconds, before Ray is asked to join it.
+
+    Raises:
+        PainterMatchError: one line naming the address and the cause.
+    """
+    parsed = parse_address(address)
+    if parsed is None:
+        return
+    host, port = parsed
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        try:
+            socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as error:
+            raise PainterMatchError.naming(
+                f"{{option}}{address}: the host {host!r} cannot be found ({error.args[-1]}); "
+                "give the name or IP address of the cluster's head node",
+                option=_ADDRESS,
+            ) from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as error:
+        cause = (
+            f"no answer within {timeout:g} s"
+            if isinstance(error, TimeoutError)
+            else (error.strerror or str(error))
+        )
+        raise PainterMatchError.naming(
+            f"{{option}}{address}: cannot reach a Ray cluster there ({cause}); is "
+            "`ray start --head` running on that host, and is the port open?",
+            option=_ADDRESS,
+        ) from None
+
+
+@contextmanager
+def _quiet_local_ray() -> Iterator[None]:
+    """Start a local Ray without its warnings and without writing to ``~/.ray``.
+
+    Ray turns token authentication on for a new local cluster, says so in a warning, and saves a
+    new token to ``~/.ray/auth_token``. Here the mode and a fresh token are given through the
+    environment (``RAY_AUTH_MODE``, ``RAY_AUTH_TOKEN``) for this run only: the cluster is still
+    protected, nothing is said and nothing is written outside Ray's temporary folder. A user who
+    sets either variable keeps their own setting.
+    """
+    if any(name in os.environ for name in ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")):
+        yield
+        return
+    os.environ["RAY_AUTH_MODE"] = "token"
+    os.environ["RAY_AUTH_TOKEN"] = secrets.token_hex(32)  # as Ray makes its own: 256 random bits
+    _reload_ray_auth()
+    try:
+        yield
+    finally:
+        os.environ.pop("RAY_AUTH_MODE", None)
+        os.environ.pop("RAY_AUTH_TOKEN", None)
+        _reload_ray_auth()
+
+
+def _reload_ray_auth() -> None:
+    """Make Ray's core read the authentication settings again (it reads them once, at import).
+
+    What Ray's own ``_enable_token_auth`` does; Rays without token authentication (before 2.52)
+    lack these and need nothing.
+    """
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+    except ImportError:
+        return
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+def _init_ray(ray: Any, address: str | None, num_cpus: int | None) -> None:
+    """``ray.init`` for the run, with Ray's own SIGTERM handler undone.
+
+    Ray's driver installs a SIGTERM handler of its own that exits at once (status 15, with a C
+    stack dump); the one in place before (``sigterm_as_interrupt``: SIGTERM becomes Ctrl-C, so the
+    run saves its progress and says so) is put back, so SIGTERM does the same in every engine.
+
+    Raises:
+        PainterMatchError: Ray refusing to start or to join, in one line.
+    """
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    handler = signal.getsignal(signal.SIGTERM) if on_main_thread else None
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "log_to_driver": False,
+        "logging_level": logging.WARNING,  # not "Started a local Ray instance" on every run
+        "configure_logging": True,
+    }
+    try:
+        if address is not None:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=num_cpus, **options)
+    except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        where = f"join the Ray cluster at {address}" if address is not None else "start a local Ray"
+        raise PainterMatchError(f"cannot {where} ({cause[:300]})") from None
+    finally:
+        if on_main_thread and handler is not None:
+            signal.signal(signal.SIGTERM, handler)
 
 
 def import_ray() -> Any:
@@ -126,6 +282,8 @@ class RayEncoder(OnnxEncoder):
         if concurrency is not None and concurrency < 1:
             raise ValueError(f"concurrency must be at least 1, got {concurrency}")
         self.ray = import_ray()
+        if address is not None:
+            check_address(address)  # before any work, and never left to Ray, which would wait for ever
         self.address = address
         self.num_cpus = num_cpus
         self.num_gpus_per_actor = num_gpus_per_actor
@@ -140,12 +298,15 @@ class RayEncoder(OnnxEncoder):
     def _run(self, names: Sequence[str], root: str) -> Iterator[EncodedBatch]:
         ray = self.ray
         started_here = False
-        if not ray.is_initialized():
-            if self.address is not None:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
-            else:
-                ray.init(num_cpus=self.num_cpus, include_dashboard=False, log_to_driver=False)
-            started_here = True
+        quiet = _quiet_local_ray() if self.address is None else _nothing()
+        with quiet:
+            if not ray.is_initialized():
+                _init_ray(ray, self.address, self.num_cpus)
+                started_here = True
+            yield from self._map(names, root, started_here)
+
+    def _map(self, names: Sequence[str], root: str, started_here: bool) -> Iterator[EncodedBatch]:
+        ray = self.ray
         try:
             if not names:
                 return
@@ -168,15 +329,35 @@ class RayEncoder(OnnxEncoder):
                 },
                 batch_size=self.batch_size,
                 batch_format="numpy",
-                concurrency=pool,
+                # `compute`, not `concurrency` (deprecated, with a warning on every run).
+                compute=ray.data.ActorPoolStrategy(size=pool),
                 num_cpus=1,
                 num_gpus=gpus,
             )
-            for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
-                yield _encoded(batch, names)
+            with _ray_data_quiet():
+                for batch in embedded.iter_batches(batch_size=None, batch_format="numpy"):
+                    yield _encoded(batch, names)
         finally:
             if started_here:
                 ray.shutdown()
+
+
+@contextmanager
+def _ray_data_quiet() -> Iterator[None]:
+    """Ray Data's INFO lines (where its logs are, the plan, "execution finished") and its warning
+    that progress bars are off (``embed`` draws its own) are not for the user: only errors pass."""
+    logger = logging.getLogger("ray.data")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def _encoded(batch: dict[str, np.ndarray], names: Sequence[str]) -> EncodedBatch:

@@ -326,10 +326,25 @@ def score_pairs_with_reference(
         features = pair_features(
             cosine[start:stop], evidence.posterior, first[start:stop], second[start:stop]
         )
-        z = _logit(features, coefficients)
-        np.tanh(np.float32(0.5) * z, out=z)  # sigmoid(z) = (1 + tanh(z / 2)) / 2, never overflowing
-        out[start:stop] = np.float32(0.5) * z + np.float32(0.5)
+        out[start:stop] = _sigmoid32(_logit(features, coefficients))
     return out
+
+
+def _sigmoid32(z: np.ndarray) -> np.ndarray:
+    """The logistic function in float32, exact in both tails (overwrites ``z``).
+
+    ``exp(-|z|)`` never overflows, and the lower tail is ``exp(z) / (1 + exp(z))``, which float32
+    holds down to z = -87: ``(1 + tanh(z / 2)) / 2`` rounded to 0 from z = -17 on, so at ``--prior
+    1e-8`` (the bias lowered by 18.4) most pairs tied at 0 and the AUC fell from 0.955 to 0.897.
+    """
+    negative = z < 0
+    np.abs(z, out=z)
+    np.negative(z, out=z)
+    np.exp(z, out=z)  # exp(-|z|), in (0, 1]
+    denominator = z + np.float32(1.0)
+    np.copyto(z, np.float32(1.0), where=~negative)  # numerator: 1 above 0, exp(z) below
+    np.divide(z, denominator, out=z)
+    return z
 
 
 def _logit(features: np.ndarray, coefficients: np.ndarray) -> np.ndarray:

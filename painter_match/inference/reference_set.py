@@ -29,6 +29,7 @@ from painter_match.data.catalogue import artist_key
 from painter_match.data.images import normalise_name
 from painter_match.errors import DataError
 from painter_match.inference.calibration import prior_log_odds_shift
+from painter_match.input_files import input_file_problem, pipe_advice
 
 if TYPE_CHECKING:  # only the type: the embeddings module moves in the restructuring
     from painter_match.inference.embeddings import Embeddings
@@ -49,6 +50,12 @@ NEAR_DUPLICATE = 0.995
 NEAR_DUPLICATE_QUANTILE = 0.999
 
 _PROJECTION_ROWS = 8192  # rows projected at once by `Projection.apply`
+
+# The most neighbours (and kept artists) a combiner may ask for: `reference_fit` searches at most 40,
+# and a query's neighbours cost ``k`` x 8 bytes each.
+MAX_K = 1024
+# float32 rounding lets a fitted near-duplicate threshold sit a hair above 1.
+_COSINE_SLACK = 1e-5
 
 # Settings of the posterior before any fit; the combiner stores the fitted ones.
 DEFAULT_K = 20
@@ -106,10 +113,26 @@ class Combiner:
     report: Mapping[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.k < 1 or self.keep < 1:
-            raise ValueError(f"k and keep must be at least 1, got k={self.k}, keep={self.keep}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        # Every setting in range, so that a damaged or hand-edited file is refused as it loads: a k
+        # of 10^9 asked numpy for 186 GiB of neighbours.
+        if not 1 <= self.k <= MAX_K or not 1 <= self.keep <= MAX_K:
+            raise ValueError(f"k and keep must be from 1 to {MAX_K}, got k={self.k}, keep={self.keep}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ValueError(f"temperature must be a positive number, got {self.temperature}")
+        if not -1.0 <= self.unknown_similarity <= 1.0 + _COSINE_SLACK:
+            raise ValueError(
+                f"unknown_similarity is a cosine similarity, from -1 to 1, got {self.unknown_similarity}"
+            )
+        if not -1.0 <= self.near_duplicate:  # above 1: only the same file is taken for the painting
+            raise ValueError(f"near_duplicate is a cosine similarity, -1 or more, got {self.near_duplicate}")
+        if self.shrinkage is not None and not (math.isfinite(self.shrinkage) and self.shrinkage > 0):
+            raise ValueError(f"shrinkage must be a positive number or none, got {self.shrinkage}")
+        if not 0.0 <= self.positive_share < 1.0:
+            raise ValueError(f"positive_share must be a share from 0 to 1, got {self.positive_share}")
+        if self.pairs < 0:
+            raise ValueError(f"pairs must be 0 or more, got {self.pairs}")
+        if not all(math.isfinite(c) for c in self.coefficients):
+            raise ValueError(f"coefficients must be finite, got {list(self.coefficients)}")
         if tuple(self.features) != FEATURES:
             raise ValueError(
                 f"the combiner was fitted on features {list(self.features)}, this version computes "
@@ -158,16 +181,16 @@ class Combiner:
             raise ValueError(f"combiner field 'report' must be a mapping, got {report!r}")
         shrinkage = data.get("shrinkage")
         return cls(
-            k=int(_number(data.get("k"), "k")),
+            k=_count(data.get("k"), "k"),
             temperature=_number(data.get("temperature"), "temperature"),
             unknown_similarity=_number(data.get("unknown_similarity"), "unknown_similarity"),
-            keep=int(_number(data.get("keep"), "keep")),
+            keep=_count(data.get("keep"), "keep"),
             coefficients=tuple(_number(c, "coefficients") for c in _list(data, "coefficients")),
             features=tuple(str(f) for f in _list(data, "features")),
             near_duplicate=_number(data.get("near_duplicate"), "near_duplicate"),
             shrinkage=None if shrinkage is None else _number(shrinkage, "shrinkage"),
             positive_share=_number(data.get("positive_share"), "positive_share"),
-            pairs=int(_number(data.get("pairs"), "pairs")),
+            pairs=_count(data.get("pairs"), "pairs"),
             report={str(key): _number(value, "report") for key, value in report.items()},
         )
 
@@ -176,6 +199,13 @@ def _number(value: object, name: str) -> float:
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
         raise ValueError(f"combiner field {name!r} must hold finite numbers, got {value!r}")
     return float(value)
+
+
+def _count(value: object, name: str) -> int:
+    number = _number(value, name)
+    if number != int(number):
+        raise ValueError(f"combiner field {name!r} must be a whole number, got {value!r}")
+    return int(number)
 
 
 def _list(data: Mapping[str, object], name: str) -> list[object]:
@@ -204,6 +234,9 @@ class Projection:
                 f"a projection needs mean [D] and matrix [D, D], got {np.shape(self.mean)} and "
                 f"{np.shape(self.matrix)}"
             )
+        for name, values in (("mean", self.mean), ("matrix", self.matrix)):
+            if not np.issubdtype(np.asarray(values).dtype, np.number) or not np.isfinite(values).all():
+                raise ValueError(f"the projection's {name} must hold finite numbers")
 
     def apply(self, vectors: np.ndarray) -> np.ndarray:
         """The projected unit vectors, float32 ``[N, D]``.
@@ -476,8 +509,15 @@ def check_reference(reference: Reference, source: str, name: str, *, fitted: boo
 
 
 def _read_reference(path: Path) -> Reference:
-    if not path.is_file():
-        raise DataError(f"reference file {path} not found")
+    problem = input_file_problem(path)
+    if problem is not None:
+        advice = (
+            "; give the reference file itself (REF.npz, made by `painter-match reference`)"
+            if problem == "is a folder"
+            else pipe_advice(problem)
+            or "; make one with `painter-match reference EMBEDDINGS --labels LABELS -o REF.npz`"
+        )
+        raise DataError(f"reference file {path} {problem}{advice}")
     try:
         with np.load(path, allow_pickle=False) as data:
             missing = {"vectors", "artist_ids", "artists", "paths", "digests", "meta"} - set(data.files)
@@ -486,10 +526,14 @@ def _read_reference(path: Path) -> Reference:
                     f"{path}: not a painter-match reference file (lacks {', '.join(sorted(missing))})"
                 )
             meta = json.loads(str(data["meta"][()]))
+            if not isinstance(meta, dict):
+                raise ValueError(f"its meta record is {type(meta).__name__}, not an object")
             version = meta.get("format_version")
             if version != FORMAT_VERSION:
                 raise DataError(f"{path}: reference format {version!r}; this version reads {FORMAT_VERSION}")
             combiner = meta.get("combiner")
+            if combiner is not None and not isinstance(combiner, dict):
+                raise ValueError(f"its combiner is {type(combiner).__name__}, not an object")
             projection = None
             if "projection_mean" in data.files:
                 projection = Projection(data["projection_mean"], data["projection_matrix"])
@@ -503,5 +547,18 @@ def _read_reference(path: Path) -> Reference:
                 projection=projection,
                 combiner=Combiner.from_dict(combiner) if combiner is not None else None,
             )
-    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile, EOFError) as error:
-        raise DataError(f"{path}: not a readable reference file ({error})") from None
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        zipfile.BadZipFile,
+        EOFError,
+    ) as error:
+        # numpy and zipfile raise any of these for a damaged file; the first line names the part.
+        cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DataError(
+            f"{path}: not a readable reference file ({cause[:300]}); make it again with `painter-match reference`"
+        ) from None

@@ -20,11 +20,11 @@ ROC AUC of what it wrote (`painter_match.metrics.roc_auc`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +34,7 @@ import pyarrow.csv as pa_csv
 from painter_match import atomic
 from painter_match.data.pair_files import (
     DEFAULT_CHUNK_BYTES,
+    MissingNames,
     PairBlocks,
     bool_numpy,
     clean_names,
@@ -51,22 +52,22 @@ from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
 from painter_match.progress import progress_bar
 
-if TYPE_CHECKING:
-    from painter_match.inference.reference_set import Reference
-
 SUBMISSION_HEADER = "index,sameArtist"
 
 Missing = Literal["error", "fill"]
+"""What to do with a pair whose image has no embedding (see :func:`score_pairs`)."""
 
 _EXAMPLES = 5
+# How messages name the fill policy: to a Python caller, and on the command line.
+MISSING_FILL = ("missing='fill'", "--missing fill")
 
 
 @dataclass(frozen=True)
 class ScoreSummary:
-    """What :func:`score_pairs` did.
+    """What :func:`score_pairs` (and ``painter_match.score_pairs``) did.
 
     Attributes:
-        pairs: rows scored and written.
+        pairs: rows written, scored or filled.
         seconds: wall time of the whole call.
         output: the submission file written.
         filled: pairs given ``fill_value`` because an image had no embedding.
@@ -75,6 +76,15 @@ class ScoreSummary:
         fill_value: the probability written for such pairs.
         auc: ROC AUC of the written probabilities against the solution, or None without one.
         auc_pairs: pairs the AUC was computed on (those listed in the solution).
+        prior: the share of same-artist pairs the probabilities were moved to, or None.
+        reference: with a labelled reference set, what it said about the paintings (its file,
+            size, and how many paintings found themselves in it), else None.
+        unreadable: ``(image, cause)`` of the images named by the pairs that could not be
+            embedded (``score --images``), at most five; ``unreadable_images`` counts them all.
+        unreadable_images: how many there were.
+        model: the model facts a ``--json`` result carries (`Model.record`), where known.
+        collection: what was done to the embeddings before they were compared
+            (`painter_match.inference.collection.CollectionAdaptation.record`).
     """
 
     pairs: int
@@ -86,15 +96,27 @@ class ScoreSummary:
     fill_value: float = 0.5
     auc: float | None = None
     auc_pairs: int = 0
+    prior: float | None = None
+    reference: Mapping[str, Any] | None = None
+    unreadable: tuple[tuple[str, str], ...] = ()
+    unreadable_images: int = 0
+    model: Mapping[str, Any] | None = None
+    collection: Mapping[str, Any] | None = None
+
+    @property
+    def scored(self) -> int:
+        """Pairs given a probability from their embeddings (the rest were filled)."""
+        return self.pairs - self.filled
 
     @property
     def pairs_per_second(self) -> float:
         return self.pairs / self.seconds if self.seconds > 0 else float("inf")
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict, with ``pairs_per_second`` added."""
+        """A JSON-ready dict (what ``score --json`` prints), with ``pairs_per_second`` added."""
         return {
             "pairs": self.pairs,
+            "scored": self.scored,
             "seconds": round(self.seconds, 3),
             "pairs_per_second": round(self.pairs_per_second, 1),
             "output": self.output,
@@ -104,7 +126,22 @@ class ScoreSummary:
             "fill_value": self.fill_value,
             "auc": self.auc,
             "auc_pairs": self.auc_pairs,
+            **({"reference": dict(self.reference)} if self.reference is not None else {}),
+            "unreadable_images": self.unreadable_images,
+            "unreadable_examples": [{"image": image, "cause": cause} for image, cause in self.unreadable],
+            "model": dict(self.model) if self.model is not None else None,
+            "prior": self.prior,
+            "collection": dict(self.collection) if self.collection is not None else None,
         }
+
+    def __str__(self) -> str:
+        text = f"{self.pairs:,} pairs -> {self.output}: {self.scored:,} scored"
+        if self.filled:
+            text += (
+                f", {self.filled:,} filled with {self.fill_value:g} ({self.missing_images:,} images without "
+                f"an embedding, e.g. {', '.join(self.missing_examples)})"
+            )
+        return text
 
 
 def unique_images(
@@ -169,14 +206,12 @@ def score_pairs(
     names: Sequence[str],
     vectors: np.ndarray,
     calibration: Calibration,
-    missing: Missing = "fill",
+    missing: Missing | None = None,
     fill_value: float = 0.5,
     solution: str | Path | None = None,
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     quiet: bool = False,
     pair_probability: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
-    reference: Reference | None = None,
-    query_digests: Sequence[str | None] | None = None,
 ) -> ScoreSummary:
     """Score every pair of a Kaggle pairs file and write ``index,sameArtist`` in input order.
 
@@ -188,7 +223,8 @@ def score_pairs(
         calibration: turns a cosine similarity into P(same artist).
         missing: what to do with a pair whose image has no embedding (missing or
             unreadable): ``"fill"`` writes ``fill_value`` and counts it in the summary,
-            ``"error"`` stops with the row.
+            ``"error"`` stops with the row; None (the default) fills too, but refuses a file
+            none of whose pairs could be scored (the names are not those of the embeddings).
         fill_value: the probability written for such pairs; 0.5 says "no idea".
         solution: optional ground truth (``index,sameArtist``, 0/1) to compute the ROC AUC of
             the written probabilities. It is read and checked before any pair is scored, and
@@ -198,15 +234,9 @@ def score_pairs(
         quiet: draw no progress bar.
         pair_probability: scores a block's pairs instead of the calibrated cosine, given the
             two rows of ``vectors`` of each pair (e.g. `reference.score_pairs_with_reference`
-            bound to the paintings' evidence); it sees one block at a time, so memory still
-            follows the block, and pairs with a missing image still get ``fill_value``.
-        reference: a fitted labelled reference set (`reference_set.load_reference`) made by the
-            model that made ``vectors`` (the caller checks that: ``load_reference(path,
-            source=embeddings.source.identity)``): each pair is scored from its cosine and the
-            two paintings' nearest reference artists (`reference.score_pairs_with_reference`),
-            as ``score --reference`` does. Not with ``pair_probability``.
-        query_digests: with ``reference``, each name's file digest (`reference_set.file_digest`)
-            so that a painting whose very file is in the reference is not evidence for itself.
+            bound to the paintings' evidence, as ``painter_match.score_pairs(reference=...)``
+            does); it sees one block at a time, so memory still follows the block, and pairs
+            with a missing image still get ``fill_value``.
 
     Returns:
         A :class:`ScoreSummary`.
@@ -214,23 +244,25 @@ def score_pairs(
     Raises:
         DataError: naming the file and row for a missing file or column, an empty file, a
             non-integer, negative or repeated index, an image name that leaves the images
-            folder, or (with ``missing="error"``) an image without an embedding; or a
-            solution that does not match the pairs.
-        OutputError: the output cannot be written (a folder, a missing folder, a full disk).
+            folder, or (with ``missing="error"``) an image without an embedding; no pair that
+            could be scored (``missing=None``); or a solution that does not match the pairs.
+        OutputError: the output is one of the inputs, or cannot be written (a folder, a
+            missing folder, a full disk); an existing output is replaced.
         ValueError: for inconsistent arguments (names vs vectors, none at all, a bad policy).
     """
     started = time.perf_counter()
-    if missing not in ("error", "fill"):
-        raise ValueError(f"missing must be 'error' or 'fill', got {missing!r}")
+    if missing not in ("error", "fill", None):
+        raise ValueError(f"missing must be 'error', 'fill' or None, got {missing!r}")
     if not 0.0 <= fill_value <= 1.0:
         raise ValueError(f"fill_value must be a probability in [0, 1], got {fill_value}")
     path, target = Path(pairs_csv), Path(out_csv)
+    # Replacing an earlier output is this engine's job (the callers decide about force); writing
+    # over its own pairs or solution file never is.
+    atomic.check_output(
+        target, force=True, inputs=[("pairs file", path), ("solution file", solution)], argument="out_csv"
+    )
     table = _EmbeddingTable(names, vectors)
-    if reference is not None:
-        if pair_probability is not None:
-            raise ValueError("give reference or pair_probability, not both")
-        pair_probability = _reference_scorer(table.vectors, reference, query_digests)
-    lookup = _NameLookup(path, table, missing)
+    lookup = _NameLookup(path, table, "error" if missing == "error" else "fill")
     scores_by_index = None
     labels = None
     auc, auc_pairs = (None, 0)
@@ -278,6 +310,9 @@ def score_pairs(
             blocks.close()  # now, not at garbage collection: stops the read-ahead and the file
             writer.abort()
             raise
+        if missing is None and pairs and filled == pairs:
+            writer.abort()
+            raise _nothing_scored(path, pairs, lookup.missing, fill_value)
         writer.close()
         if solution is not None and labels is not None and scores_by_index is not None:
             auc, auc_pairs = _solution_auc(Path(solution), path, labels, scores_by_index)
@@ -294,20 +329,15 @@ def score_pairs(
     )
 
 
-def _reference_scorer(
-    vectors: np.ndarray, reference: Reference, query_digests: Sequence[str | None] | None
-) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-    from painter_match.inference.reference import query_evidence, score_pairs_with_reference
-
-    combiner = reference.combiner
-    if combiner is None:
-        raise ValueError("the reference has no fitted pair model; fit it (reference_fit.fit_reference)")
-    evidence = query_evidence(vectors, reference, query_digests=query_digests)
-
-    def scorer(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-        return score_pairs_with_reference(first, second, evidence, combiner)
-
-    return scorer
+def _nothing_scored(path: Path, pairs: int, missing: MissingNames, fill_value: float) -> DataError:
+    """The error for a pairs file none of whose pairs has both images embedded."""
+    examples = ", ".join(repr(name) for name in list(missing)[:_EXAMPLES])
+    return DataError.naming(
+        f"none of the {pairs:,} pairs of {path} could be scored: none has both images among the embeddings "
+        f"({len(missing):,} images without one, e.g. {examples}); embed the folder the names are relative "
+        f"to, or pass {{fill}} to write {fill_value:g} for every such pair",
+        fill=MISSING_FILL,
+    )
 
 
 class _EmbeddingTable:
@@ -339,7 +369,9 @@ class _NameLookup:
         self.path = path
         self.table = table
         self.policy = missing
-        self.missing: dict[str, None] = {}  # ordered set: first met first
+        # A count and the first few names, not every name: a 10-million-row file of unknown
+        # names held them all (2.1 GB).
+        self.missing = MissingNames(_EXAMPLES)
         self._problem: tuple[int, str] | None = None
 
     def rows(self, column: pa.DictionaryArray, first_row: int) -> np.ndarray:
@@ -352,12 +384,12 @@ class _NameLookup:
             name = dictionary[position].as_py()
             problem = name_problem(name)
             if problem is None and self.policy == "fill":
-                self.missing.setdefault(name)
+                self.missing.add(name)
                 continue
             if problem is None:
                 problem = (
                     "has no embedding (the image is missing or unreadable); restore the image, or fill "
-                    "such pairs with a fixed probability (missing='fill')"
+                    "such pairs with a fixed probability ({fill})"
                 )
             row = first_row + first_position(column.indices, position)
             if self._problem is None or row < self._problem[0]:
@@ -367,7 +399,7 @@ class _NameLookup:
     def raise_first_problem(self) -> None:
         """Raise for the earliest bad row of the block, across both columns."""
         if self._problem is not None:
-            raise DataError(self._problem[1])
+            raise DataError.naming(self._problem[1], fill=MISSING_FILL)
 
 
 def _round_significant(probability: np.ndarray, digits: int = 6) -> np.ndarray:

@@ -23,6 +23,8 @@ from painter_match.data.images import normalise_name
 from painter_match.data.selection import parse_k_of_n
 from painter_match.errors import DataError
 from painter_match.inference.embeddings import (
+    STAMP_FIELDS,
+    UNKNOWN_STAMP,
     Embeddings,
     errors_path,
     load_embeddings,
@@ -66,6 +68,60 @@ def select_shard(paths: Iterable[str], k: int, n: int) -> list[str]:
     return [p for p in paths if shard_of(p, n) == k]
 
 
+def check_shard_set(files: Sequence[Path], parts: Sequence[Embeddings], allow_partial: bool) -> str:
+    """Check that the files are every shard of one ``--shard K/N`` split, each holding its own images.
+
+    Returns:
+        A note for the user when ``allow_partial`` let an incomplete set through, else "".
+
+    Raises:
+        DataError: a file holding an image of another shard (always: the file is wrong); and,
+            without ``allow_partial``, a file recording no shard, two splits, a shard given
+            twice, or a shard missing.
+    """
+    for file, part in zip(files, parts):
+        if part.shard is None:
+            continue
+        k, n = part.shard
+        stranger = next((p for p in part.paths if shard_of(p, n) != k), None)
+        if stranger is not None:
+            raise DataError(
+                f"{file} records shard {k}/{n} but holds {stranger!r}, an image of shard "
+                f"{shard_of(stranger, n)}/{n}; embed that shard again"
+            )
+    unrecorded = [file for file, part in zip(files, parts) if part.shard is None]
+    splits = sorted({part.shard[1] for part in parts if part.shard is not None})
+    problem = ""
+    if unrecorded:
+        problem = (
+            f"{unrecorded[0]} records no shard K/N (a whole-folder embed, or a file of an older painter-match), "
+            "so the set cannot be checked for completeness"
+        )
+    elif len(splits) > 1:
+        problem = f"the files come from splits into {' and '.join(map(str, splits))} shards, not one split"
+    else:
+        n = splits[0]
+        given: dict[int, Path] = {}
+        for file, part in zip(files, parts):
+            k = part.shard[0]  # type: ignore[index]
+            if k in given:
+                problem = f"{given[k]} and {file} are both shard {k}/{n}"
+                break
+            given[k] = file
+        missing = [k for k in range(n) if k not in given]
+        if not problem and missing:
+            listed = ", ".join(str(k) for k in missing[:10]) + (", ..." if len(missing) > 10 else "")
+            problem = f"shard{'s' if len(missing) > 1 else ''} {listed} of {n} {'are' if len(missing) > 1 else 'is'} missing"
+    if not problem:
+        return ""
+    if not allow_partial:
+        raise DataError.naming(
+            f"{problem}; merge the file of every shard, or pass {{allow_partial}} to merge these anyway",
+            allow_partial=("allow_partial=True", "--allow-partial"),
+        )
+    return f"{problem}; merged anyway, as asked"
+
+
 @dataclass
 class MergeResult:
     """What `merge_embeddings` wrote.
@@ -102,7 +158,7 @@ class MergeResult:
 
 
 def merge_embeddings(
-    out: str | Path, shard_files: Sequence[str | Path], *, force: bool = False
+    out: str | Path, shard_files: Sequence[str | Path], *, force: bool = False, allow_partial: bool = False
 ) -> MergeResult:
     """Merge the embeddings files of the shards of one run into one file at ``out``.
 
@@ -114,15 +170,22 @@ def merge_embeddings(
     shard's ``NAME.errors.csv``) are listed together, sorted by path, in ``OUT.errors.csv``, as
     one unsharded run lists them; with none, an older ``OUT.errors.csv`` is removed.
 
+    Each shard file records its ``K/N`` (``embed --shard``), and the files must be every shard
+    of one split, each holding only its own shard's images: shards 0 and 2 of 3 merged alone gave
+    109 of 145 vectors and no word. ``allow_partial`` merges an incomplete set (or files that
+    record no shard: whole-folder embeds, files of older versions) on purpose, with a note.
+
     Args:
         out: the ``.npz`` to write (atomically, under the same lock ``embed`` takes).
         shard_files: the shards' embeddings files.
         force: replace an existing ``out``.
+        allow_partial: merge files that are not the complete set of one ``--shard K/N`` split.
 
     Raises:
         DataError: no files, a file that is not finished (``NAME.partial.npz``), given twice, of
-            another model or view policy, an image in two files (named, with both files), or a
-            shard's error list that cannot be read.
+            another model or view policy, an image in two files (named, with both files), a
+            shard's error list that cannot be read, or (without ``allow_partial``) not every
+            shard of one split.
         OutputError: ``out`` exists without ``force``, is one of the shard files, or cannot be written.
     """
     out = Path(out)
@@ -141,8 +204,14 @@ def merge_embeddings(
         if real in seen_files:
             raise DataError(f"{file} is given twice (as {seen_files[real]}); give each shard file once")
         seen_files[real] = file
-    atomic.check_output(out, force=force, inputs=[("shard file", f) for f in files])
-    with atomic.OutputLock(out, "merge"):
+    errors_out = errors_path(out)
+    with (
+        atomic.check_output(out, force=force, inputs=[("shard file", f) for f in files], what="merge"),
+        atomic.check_output(
+            errors_out, force=True, inputs=[("shard file", f) for f in files], what="merge", option="-o"
+        ),
+        atomic.OutputLock(out, "merge"),
+    ):
         parts = [load_embeddings(f) for f in files]
         first = parts[0]
         for file, part in zip(files[1:], parts[1:]):
@@ -162,8 +231,11 @@ def merge_embeddings(
                         "disjoint images: give each shard's file once, and shards of one --shard K/N split"
                     )
                 owner[key] = index
-        roots = {part.root for part in parts}
         notes: list[str] = []
+        partial_note = check_shard_set(files, parts, allow_partial)
+        if partial_note:
+            notes.append(partial_note)
+        roots = {part.root for part in parts}
         root = first.root
         if len(roots) > 1:
             root = ""
@@ -181,14 +253,30 @@ def merge_embeddings(
             if rows
             else np.empty((0, dim), dtype=np.float32)
         )
+        stamps = None
+        if any(part.stamps is not None for part in parts):
+            # The file stamps travel with the vectors, so a merged file can be resumed as one run's.
+            stamps = np.asarray(
+                [
+                    parts[index].stamps[row].tolist()  # type: ignore[index]
+                    if parts[index].stamps is not None
+                    else UNKNOWN_STAMP
+                    for _, index, row in rows
+                ],
+                dtype=np.int64,
+            ).reshape(len(rows), STAMP_FIELDS)
         merged = Embeddings(
-            paths=[name for name, _, _ in rows], vectors=vectors, source=first.source, root=root
+            paths=[name for name, _, _ in rows],
+            vectors=vectors,
+            source=first.source,
+            root=root,
+            stamps=stamps,
         )
         failures = sorted(
             {row for file in files if errors_path(file).exists() for row in read_errors(errors_path(file))}
         )
         save_embeddings(out, merged)
-        merged_errors = errors_path(out)
+        merged_errors = errors_out
         if failures:
             write_errors(merged_errors, failures)
         else:

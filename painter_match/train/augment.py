@@ -9,6 +9,7 @@ each augmentation can be switched off by name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,6 +17,7 @@ from PIL import Image
 from torchvision.transforms import v2
 
 from painter_match.data.images import center_crop, resize_shorter_side
+from painter_match.data.photographed import TRAINING_RANGES, photograph
 from painter_match.data.views import Views, image_views
 from painter_match.train.config import AUGMENTATIONS, DEFAULT_AUGMENT, parse_augment
 
@@ -68,9 +70,26 @@ class ViewsTransform:
         return pixels.permute(0, 3, 1, 2).float().div_(255.0)
 
 
+class RandomPhotograph:
+    """With probability ``p``, the painting photographed (`painter_match.data.photographed`) at
+    training's ranges and a strength of 0.25 to 1, drawn from torch's generator so that seeded,
+    resumed runs repeat it."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        if float(torch.rand(())) >= self.p:
+            return image
+        strength = 0.25 + 0.75 * float(torch.rand(()))
+        seed = int(torch.randint(0, 2**31 - 1, ()))
+        return photograph(image, strength, seed, TRAINING_RANGES)
+
+
 def train_transform(input_size: int, augment: Sequence[str]) -> v2.Compose:
     """The augmented training view, built from torchvision transforms v2."""
-    steps: list[torch.nn.Module] = [v2.ToImage()]
+    steps: list[Any] = [RandomPhotograph(p=0.5)] if "photo" in augment else []
+    steps.append(v2.ToImage())
     if "crop" in augment:
         steps.append(v2.RandomResizedCrop(input_size, scale=(0.3, 1.0), ratio=(3 / 4, 4 / 3), antialias=True))
     else:

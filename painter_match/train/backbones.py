@@ -23,7 +23,7 @@ import torch.nn.functional as F
 import torchvision.models as tvm
 from torch import nn
 
-from painter_match.errors import PainterMatchError
+from painter_match.errors import PainterMatchError, one_line
 from painter_match.train.config import BACKBONES, LITE_BACKBONES, check_features, parse_freeze
 from painter_match.train.efficientnet_lite import (
     DEFAULT_STYLE_TAPS,
@@ -275,11 +275,6 @@ def imagenet_weights_path(backbone: str) -> Path:
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split()) or "no message"
-    return f"{type(exc).__name__}: {text}"
-
-
 def _load_imagenet_state_dict(backbone: str) -> dict[str, torch.Tensor]:
     weights = _RESNETS[backbone][1]
     path = imagenet_weights_path(backbone)
@@ -295,7 +290,7 @@ def _load_imagenet_state_dict(backbone: str) -> dict[str, torch.Tensor]:
             )
         except Exception as exc:  # URLError, HTTPError, timeouts, OSError, a hash mismatch...
             raise PainterMatchError(
-                f"ImageNet weights for {backbone} could not be fetched ({_one_line(exc)}); "
+                f"ImageNet weights for {backbone} could not be fetched ({one_line(exc, with_type=True)}); "
                 f"download {weights.url} by hand and save it as {path.name} in the folder {path.parent} "
                 f"(torch.hub.get_dir()/checkpoints, which follows $TORCH_HOME), then run again"
             ) from exc
@@ -305,7 +300,7 @@ def _load_imagenet_state_dict(backbone: str) -> dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise PainterMatchError(
-            f"{path} could not be read as {backbone} weights ({_one_line(exc)}); "
+            f"{path} could not be read as {backbone} weights ({one_line(exc, with_type=True)}); "
             f"delete it and download {weights.url} to that path again"
         ) from exc
     if not isinstance(state, dict):
@@ -324,7 +319,7 @@ def _resnet_encoder(
             net.load_state_dict(_load_imagenet_state_dict(backbone))
         except RuntimeError as exc:  # keys or shapes that do not match this ResNet
             raise PainterMatchError(
-                f"{path} does not hold {backbone} ImageNet weights ({_one_line(exc)[:300]}); "
+                f"{path} does not hold {backbone} ImageNet weights ({one_line(exc, with_type=True)[:300]}); "
                 f"replace it with {_RESNETS[backbone][1].url}"
             ) from exc
     feature_dim = net.fc.in_features

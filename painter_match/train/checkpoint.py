@@ -79,6 +79,9 @@ class Checkpoint:
     optimizer: dict[str, Any] = field(default_factory=dict)
     scheduler: dict[str, Any] = field(default_factory=dict)
     scaler: dict[str, Any] = field(default_factory=dict)
+    # Validation pairs' calibration on embeddings centred on the validation paintings' mean (the
+    # model's collection adaptation); None in checkpoints saved before it was fitted.
+    collection_calibration: Calibration | None = None
 
     def train_config(self) -> TrainConfig:
         """The run's options."""
@@ -123,6 +126,8 @@ class Checkpoint:
         for item in fields(self):
             state[item.name] = getattr(self, item.name)
         state["calibration"] = self.calibration.to_dict()
+        if self.collection_calibration is not None:
+            state["collection_calibration"] = self.collection_calibration.to_dict()
         if self.validation is not None:
             v = self.validation
             state["validation"] = {
@@ -134,9 +139,14 @@ class Checkpoint:
         return state
 
     def save(self, path: str | Path) -> None:
-        """Write the checkpoint atomically: a crash mid-write leaves the previous file intact."""
+        """Write the checkpoint atomically: a crash mid-write leaves the previous file intact.
+
+        Through the one output writer (`painter_match.atomic.atomic_file`: links followed, special
+        files refused, the output's lock held while writing). Replacing the previous epoch's file
+        is the point, so there is no overwrite check; the folder (the run's, which the trainer
+        makes) must exist.
+        """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         with atomic.atomic_file(path) as handle:
             torch.save(self.to_state(), handle)
 
@@ -164,7 +174,12 @@ class Checkpoint:
                 )
             known = {item.name for item in fields(cls)}
             values = {k: v for k, v in state.items() if k in known}
+            _check_types(path, values)
+            if not isinstance(state["calibration"], dict):
+                raise TypeError(f"calibration is a {type(state['calibration']).__name__}, not a mapping")
             values["calibration"] = Calibration.from_dict(state["calibration"])
+            if state.get("collection_calibration") is not None:
+                values["collection_calibration"] = Calibration.from_dict(state["collection_calibration"])
             values["validation"] = pairs
             return cls(**values)
         except KeyError as err:
@@ -179,18 +194,69 @@ def _read_state(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, pickle.UnpicklingError, zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
-        lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
-        # torch's weights-only refusal is a page of advice; its one useful line names the class.
-        cause = next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0])
-        raise CheckpointError(f"{path}: not a readable checkpoint ({cause[:200]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(err)})") from None
+    except Exception as err:  # noqa: BLE001
+        # Any other bytes reach the unpickler, which raises whatever its opcodes lead to: `echo hi
+        # > x.pt` gave KeyError: 105 (the opcode 'i'). Whatever it is, the file is no checkpoint.
+        raise CheckpointError(
+            f"{path}: not a readable checkpoint ({type(err).__name__}: {_first_line(err)}); give a "
+            "painter-match checkpoint (best.pt or last.pt of a `painter-match train` run)"
+        ) from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a painter-match checkpoint (no '{FORMAT}' marker)")
-    if int(state.get("version", 0)) > VERSION:
+    version = state.get("version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise CheckpointError(f"{path}: the checkpoint's format version is {version!r}, not a number")
+    if version > VERSION:
         raise CheckpointError(
             f"{path}: checkpoint format {state.get('version')} is newer than this painter-match reads "
             f"({VERSION}); upgrade painter-match"
         )
     return state
+
+
+def _first_line(err: BaseException) -> str:
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()] or [type(err).__name__]
+    # torch's weights-only refusal is a page of advice; its one useful line names the class.
+    return next((line for line in lines if line.startswith("WeightsUnpickler error")), lines[0])[:200]
+
+
+# The type each stored field must have (`Checkpoint.load` refuses others in one line).
+_FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
+    "config": dict,
+    "encoder_config": dict,
+    "encoder": dict,
+    "val_auc": (int, float),
+    "train_artists": list,
+    "val_artists": list,
+    "data_fingerprint": str,
+    "epoch": int,
+    "best_auc": (int, float),
+    "best_epoch": int,
+    "bad_epochs": int,
+    "history": list,
+    "skipped": dict,
+    "loss_state": dict,
+    "optimizer": dict,
+    "scheduler": dict,
+    "scaler": dict,
+}
+
+
+def _check_types(path: Path, values: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose fields have other types than a saved one's (hand-made or damaged)."""
+    for name, kind in _FIELD_TYPES.items():
+        if name in values and (not isinstance(values[name], kind) or isinstance(values[name], bool)):
+            raise CheckpointError(
+                f"{path}: the checkpoint's {name} is a {type(values[name]).__name__}, not what a saved "
+                "painter-match checkpoint holds; train again or give another checkpoint"
+            )
+    for key, tensor in values.get("encoder", {}).items():
+        if not isinstance(key, str) or not isinstance(tensor, torch.Tensor):
+            raise CheckpointError(f"{path}: the checkpoint's encoder weights are not named tensors ({key!r})")
+    for name in ("train_artists", "val_artists"):
+        if not all(isinstance(artist, str) for artist in values.get(name, [])):
+            raise CheckpointError(f"{path}: the checkpoint's {name} are not all names")
 
 
 def load_state_strict(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:

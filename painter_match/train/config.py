@@ -31,7 +31,9 @@ NATIVE_FEATURES = {
 LITE_UNITS = 9
 FREEZE_CHOICES = ("none", "all", "stages:N")
 LOSSES = ("triplet", "contrastive", "pair", "proxy")
-AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur")
+# "photo": the painting photographed (`painter_match.data.photographed`: frame, perspective, glare,
+# colour cast, blur, noise, JPEG) at training's own ranges and seeds, not the test copies'.
+AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur", "photo")
 # Measured best on the synthetic painters (README, "Training results"); crops matter more for
 # full-size real paintings, where brushwork is finer than the input resolution.
 DEFAULT_AUGMENT = ("flip", "color", "grey")

@@ -29,15 +29,17 @@ import io
 import json
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from PIL import Image
 
 from painter_match import atomic
-from painter_match.data.images import load_pixels
+from painter_match.data.images import center_crop, load_image, load_pixels, resize_shorter_side
+from painter_match.data.photographed import TRAINING_RANGES, photograph, seed_for
 from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
 from painter_match.inference.reference_set import content_digests
@@ -49,6 +51,9 @@ CACHE_VERSION = 1
 # Paintings computed between two saves of the cache files: a killed build loses at most this many
 # (about a minute of a CPU's work at 224 px), and the files are rewritten a few times, not often.
 SAVE_EVERY = 4096
+# Photographed views stored per painting with the ``photo`` augmentation: each a fresh draw of
+# `painter_match.data.photographed.photograph` at training's ranges and a strength of 0.25 to 1.
+PHOTO_VIEWS = 2
 
 
 def cached_view_names(augment: Sequence[str], views: Views) -> tuple[str, ...]:
@@ -58,6 +63,8 @@ def cached_view_names(augment: Sequence[str], views: Views) -> tuple[str, ...]:
         names.append("flip")
     if "crop" in augment:
         names += [f"crop{i}" for i in range(1, views.crops + 1)]
+    if "photo" in augment:
+        names += [f"photo{i}" for i in range(1, PHOTO_VIEWS + 1)]
     return tuple(names)
 
 
@@ -159,7 +166,22 @@ def _views_of(path: Path, input_size: int, names: Sequence[str], views: Views) -
     if crops:
         grid = view_pixels(path, input_size, Views(crops=views.crops, crop_scale=views.crop_scale))
         out.update({f"crop{i}": grid[i] for i in range(1, views.crops + 1)})
+    photos = [name for name in names if name.startswith("photo")]
+    if photos:
+        image = load_image(path, min_side=input_size)
+        for name in photos:
+            out[name] = photographed_view(image, f"{path.parent.name}/{path.name}", name, input_size)
     return np.stack([out[name] for name in names])
+
+
+def photographed_view(image: Image.Image, key: str, view: str, input_size: int) -> np.ndarray:
+    """One stored photographic view: the painting photographed with training's ranges, then cut as
+    `load_pixels` cuts the global view. The seed comes from the painting's folder and file name
+    and the view's name, so a rebuilt cache holds the same pixels."""
+    seed = seed_for(key, f"train-{view}")
+    strength = 0.25 + 0.75 * np.random.default_rng(seed).random()
+    shot = photograph(image, float(strength), seed, TRAINING_RANGES)
+    return np.array(center_crop(resize_shorter_side(shot, input_size), input_size), dtype=np.uint8)
 
 
 def cache_file_name(encoder: Encoder, view: str, views: Views) -> str:
@@ -172,6 +194,8 @@ def cache_file_name(encoder: Encoder, view: str, views: Views) -> str:
         "std": encoder.std.flatten().tolist(),
         # A crop is one cell of a grid: which cell depends on the grid's size and scale.
         "view": view if not view.startswith("crop") else f"{view}/{views.crops}@{views.crop_scale}",
+        # A photographed view is one draw of training's ranges: other ranges, other file.
+        **({"photo": asdict(TRAINING_RANGES)} if view.startswith("photo") else {}),
     }
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:16]
     return f"features-{encoder.backbone_name}-{encoder.input_size}px-{view}-{digest}.npz"
@@ -314,7 +338,8 @@ class _Store:
 
     def save(self, file: Path) -> None:
         file.parent.mkdir(parents=True, exist_ok=True)
-        with atomic.atomic_file(file) as handle:
+        # A cache: two runs sharing it write the same rows, so the last rename may simply win.
+        with atomic.atomic_file(file, lock=False) as handle:
             np.savez(
                 handle,
                 ids=np.array(self.ids, dtype=str),

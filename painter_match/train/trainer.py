@@ -38,6 +38,7 @@ from painter_match.data.selection import run_paintings, split_by_artist
 from painter_match.data.views import Views, crop_side
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.inference.calibration import Calibration, fit_calibration
+from painter_match.inference.collection import centre_on, collection_mean
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, ViewsTransform, load_side, train_transform
@@ -329,6 +330,9 @@ class _Validation:
     score_std: float
     calibration: Calibration
     failures: list[tuple[int, str]]
+    # The same pairs' calibration with the validation paintings centred on their own mean: what
+    # a model's default collection adaptation (`painter_match.inference.collection`) scores on.
+    centred_calibration: Calibration | None = None
 
 
 def is_collapsed(validation: _Validation, epoch: int) -> bool:
@@ -372,6 +376,8 @@ def _validate(
         )
     similarity = pairwise_cosine(embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
     accuracy, _ = best_threshold_accuracy(labels, similarity)
+    centred = centre_on(embeddings, collection_mean(embeddings))
+    centred_similarity = pairwise_cosine(centred, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
     return _Validation(
         auc=roc_auc(labels, similarity),
         accuracy=accuracy,
@@ -379,6 +385,7 @@ def _validate(
         score_std=float(similarity.std()),
         calibration=fit_calibration(similarity, labels),
         failures=failures,
+        centred_calibration=fit_calibration(centred_similarity, labels),
     )
 
 
@@ -604,6 +611,7 @@ def train(
                 encoder_config=encoder_config(model.encoder),
                 encoder=model.encoder.state_dict(),
                 calibration=validation.calibration,
+                collection_calibration=validation.centred_calibration,
                 val_auc=validation.auc,
                 train_artists=data.train_artists,
                 val_artists=sorted(set(data.val["artist"])),

@@ -4,6 +4,7 @@ the Kaggle layout and the random streams every part of the output draws from."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, fields
 
 import numpy as np
@@ -36,6 +37,22 @@ _STREAM_COUNTS, _STREAM_STYLE, _STREAM_PAINTING, _STREAM_PLAN, _STREAM_META, _ST
 _PNG_SHARE, _GREY_SHARE, _CMYK_SHARE = 0.10, 0.05, 0.02
 # Cap on drawing calls per painting, which bounds the rendering time whatever the style.
 _MAX_STROKES = 3500
+# What the plan holds in memory, measured on a plan of 10,192 paintings and 69,732 pairs (680
+# bytes a painting, pairs included) and rounded up: a painting's record, an artist's style and
+# name, a pair's two indices and its label as the tables are written.
+_BYTES_PER_PAINTING = 1024
+_BYTES_PER_ARTIST = 4096
+_BYTES_PER_PAIR = 64
+# The share of the machine's memory a plan may take.
+_MEMORY_SHARE = 0.5
+
+
+def _machine_memory() -> int | None:
+    """The machine's physical memory in bytes, or None where the system does not say."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 class SynthConfigError(DataError, ValueError):
@@ -106,6 +123,49 @@ class SynthConfig:
             raise SynthConfigError(f"--max-size must be <= 20000, got {self.max_size}")
         if self.workers is not None:
             _at_least("--workers", self.workers, 1)
+        self._check_fits()
+
+    def expected_paintings(self) -> int:
+        """About how many paintings the config asks for (the mean per artist times the artists),
+        computed without drawing them: `paintings_per_artist` draws one number per artist."""
+        return self.total_artists() * self.paintings
+
+    def expected_pairs(self) -> int:
+        """About how many pairs ``submission_info.csv`` will list."""
+        if self.balanced_pairs is not None:
+            return self.balanced_pairs
+        tests = round(self.artists * self.paintings * self.test_fraction) + self.test_artists * self.paintings
+        group = min(self.group_size, max(tests, 1))
+        return tests * (group - 1) // 2
+
+    def memory_estimate(self) -> int:
+        """Bytes the plan takes in memory before the first painting is drawn (see `_check_fits`)."""
+        return (
+            self.total_artists() * _BYTES_PER_ARTIST
+            + (self.expected_paintings() + self.corrupt) * _BYTES_PER_PAINTING
+            + self.expected_pairs() * _BYTES_PER_PAIR
+        )
+
+    def _check_fits(self) -> None:
+        """Refuse, before anything is drawn, a config whose plan cannot fit in this machine's memory.
+
+        The whole plan (every painting's size, names and folder, every pair) is made up front so
+        that the output does not depend on the workers; ``--artists 100000000 --paintings 100000``
+        grew without bound and ended in a MemoryError traceback.
+
+        Raises:
+            SynthConfigError: naming the estimate, the memory, and the options to lower.
+        """
+        need = self.memory_estimate()
+        total = _machine_memory()
+        if total is None or need <= total * _MEMORY_SHARE:
+            return
+        raise SynthConfigError(
+            f"--artists {self.artists} --test-artists {self.test_artists} --paintings {self.paintings} ask for "
+            f"about {self.expected_paintings():,} paintings and {self.expected_pairs():,} pairs, whose plan needs "
+            f"about {need / 2**30:,.1f} GiB of memory, more than half of this machine's {total / 2**30:,.1f} GiB; "
+            "lower --artists, --paintings or --group-size (or give --balanced-pairs)"
+        )
 
     def total_artists(self) -> int:
         """Artists in the data set: training artists plus test-only artists."""

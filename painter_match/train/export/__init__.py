@@ -171,7 +171,9 @@ def export_model(
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     started = time.perf_counter()
     checkpoint, out = Path(checkpoint), Path(out)
-    atomic.check_output(out, force=True, inputs=[("checkpoint", checkpoint)], make_folder=True)
+    # The one output rule (docs/reliability.md): the model's folder must exist (the `export`
+    # command makes `models/` itself, and says so).
+    atomic.check_output(out, force=True, inputs=[("checkpoint", checkpoint)], what="export")
     state = Checkpoint.load(checkpoint)
     encoder = state.restore_encoder(checkpoint)
     info = metadata.model_info(state, source=str(checkpoint))
