@@ -114,7 +114,7 @@ def test_stage_bound_time_shares_the_cores() -> None:
 
 
 def test_onnx_flops_counts_conv_and_gemm(tmp_path: Path) -> None:
-    onnx = pytest.importorskip("onnx")
+    onnx = pytest.importorskip("onnx", reason="the test network is built with onnx.helper (needs onnx)")
     import numpy as np
     from onnx import TensorProto, helper, numpy_helper
 
@@ -334,7 +334,7 @@ def test_real_stage_rows_at_tiny_sizes(tmp_path: Path) -> None:
 
 
 def test_usual_way_makes_the_same_views_as_painter_match() -> None:
-    pytest.importorskip("torchvision")
+    pytest.importorskip("torchvision", reason="compares with torchvision's transforms (the [train] extra)")
     import numpy as np
     from PIL import Image
 

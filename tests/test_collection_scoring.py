@@ -131,3 +131,24 @@ def test_similar_and_verify_record_what_they_did(place: Path, capsys: pytest.Cap
     cosine = float(centred[row["p00.png"]] @ centred[row["p01.png"]])
     assert within["similarity"] == pytest.approx(cosine, abs=1e-5)
     assert within["probability"] == pytest.approx(float(CENTRED.probability(cosine)), abs=1e-5)
+
+
+def test_evaluate_centres_on_the_paintings_evaluated_and_reports_the_verdicts(
+    synth_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dataclasses import replace
+
+    info = replace(tiny_info(), collection=CollectionPolicy("centre", MIN_COLLECTION, CENTRED))
+    model = write_tiny_model(tmp_path / "tiny.onnx", info=info)
+    reports = {}
+    for choice in ("auto", "none"):
+        argv = ["evaluate", str(model), str(synth_dir), "--no-baseline", "--collection", choice, "--json", "-q"]
+        assert main(argv) == 0
+        reports[choice] = json.loads(capsys.readouterr().out)
+    assert reports["auto"]["collection"]["method"] == "centre"
+    assert reports["auto"]["collection"]["paintings"] >= MIN_COLLECTION
+    assert reports["none"]["collection"]["method"] == "none"
+    assert reports["auto"]["roc_auc"] != pytest.approx(reports["none"]["roc_auc"], abs=1e-9)
+    check = reports["auto"]["calibration_check"]
+    assert 0.0 <= check["different_called_same"] <= 1.0 and 0.0 <= check["same_called_same"] <= 1.0
+    assert check["accuracy_all_different"] == pytest.approx(1.0 - reports["auto"]["same_artist_share"])

@@ -11,6 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("torch", reason="the EfficientNet-Lite backbones need the [train] extra (torch)")
+
 import torch
 import torch.nn.functional as F
 

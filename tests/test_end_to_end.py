@@ -40,7 +40,15 @@ def test_submission_equals_what_the_trained_encoder_says(
     embeddings = tmp_path / "test.npz"
     assert main(["embed", str(synth_dir / "test"), "-o", str(embeddings), "-m", str(model), "-q"]) == 0
     submission = tmp_path / "submission.csv"
-    argv = ["score", str(synth_dir / "submission_info.csv"), "--embeddings", str(embeddings)]
+    # Plain cosines: the collection-centred default is checked in tests/test_collection_scoring.py.
+    argv = [
+        "score",
+        str(synth_dir / "submission_info.csv"),
+        "--embeddings",
+        str(embeddings),
+        "--collection",
+        "none",
+    ]
     assert main([*argv, "-o", str(submission), "--fill-value", "0.25", "-q"]) == 0
 
     saved = Checkpoint.load(tiny_checkpoint)

@@ -276,9 +276,9 @@ def test_verify_report_shows_the_pair_the_verdict_and_the_curve(tmp_path: Path) 
     assert page.find("td", "similarity")[0]["text"] == "0.6123"
     assert page.find("td", "threshold")[0]["text"] == "0.4500"
     curve = [svg for svg in page.find("svg") if "Calibration curve" in svg["text"]]
-    assert len(curve) == 1 and "this pair: s = 0.6123" in curve[0]["text"]
+    assert len(curve) == 1 and "this pair: likeness 0.6123" in curve[0]["text"]
     expected_p = 1 / (1 + np.exp(-(8.0 * 0.6123 - 3.0)))
-    assert f"P = {expected_p:.3f}" in curve[0]["text"]
+    assert f"P(same artist) {expected_p:.3f}" in curve[0]["text"]
     assert len(page.find("circle")) == 1
 
     _, below = _read(verify_report(a, b, 0.3, 0.2, 0.45, (8.0, -3.0), tmp_path / "v2.html"))

@@ -108,7 +108,6 @@ def test_each_rule_in_turn_wins(
 def test_a_model_of_ones_own_has_no_packaged_terms(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("onnx", reason="the tiny test model is built with onnx")
     from onnx_models import write_tiny_model
 
     own = write_tiny_model(tmp_path / "own.onnx")

@@ -238,3 +238,27 @@ def test_encoder_records_what_was_done(tmp_path: Path) -> None:
     np.testing.assert_allclose(off_vectors[0], vectors[4], atol=1e-4)  # batch size differs
     with pytest.raises(ValueError, match="find_painting"):
         OnnxEncoder(model, find_painting="sometimes")
+
+
+def test_gallery_measurement_skips_without_the_data(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bench.gallery_photos import main
+
+    assert main(["--data", str(tmp_path / "absent")]) == 0
+    assert "skipped" in capsys.readouterr().out
+
+
+def test_the_api_refuses_a_bad_mode_and_ray_with_the_finder(tmp_path: Path) -> None:
+    from onnx_models import tiny_info, write_tiny_model
+
+    from painter_match import load
+    from painter_match.errors import UsageError
+
+    model = load(write_tiny_model(tmp_path / "tiny.onnx", info=tiny_info(input_size=32)), provider="cpu")
+    with pytest.raises(ValueError, match="find_painting must be one of"):
+        model.embed(np.zeros((40, 40, 3), np.uint8), find_painting="maybe")
+    photo = np.asarray(composite(0).image)
+    assert model.embed(photo, find_painting="on").shape == (16,)
+    with pytest.raises(UsageError, match="local engine only"):
+        model.embed_folder(tmp_path, tmp_path / "out.npz", engine="ray", find_painting="auto")

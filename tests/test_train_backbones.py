@@ -7,6 +7,10 @@ from pathlib import Path
 from urllib.error import URLError
 
 import pytest
+
+pytest.importorskip("torch", reason="the training encoders need the [train] extra (torch)")
+pytest.importorskip("torchvision", reason="the training encoders need the [train] extra (torchvision)")
+
 import torch
 import torchvision
 

@@ -6,6 +6,9 @@ import itertools
 import math
 
 import pytest
+
+pytest.importorskip("torch", reason="the metric-learning losses need the [train] extra (torch)")
+
 import torch
 import torch.nn.functional as F
 from torch import nn

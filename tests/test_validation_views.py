@@ -6,6 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+pytest.importorskip("torch", reason="the trainer's validation needs the [train] extra (torch)")
+
 import torch
 from PIL import Image
 

@@ -214,24 +214,39 @@ def find_painting(args: argparse.Namespace) -> str:
     return getattr(args, "find_painting", None) or "auto"
 
 
-def add_find_painting_options(parser: argparse.ArgumentParser | Any) -> None:
+def add_find_painting_options(
+    parser: argparse.ArgumentParser | Any, *, default: str | None = None, edge_default: str | None = None
+) -> None:
     """``--find-painting`` and ``--painting-edge``: embed only the painting in a photo of it
     (`painter_match.data.painting_finder`); their values go to the API's ``find_painting=`` and
-    ``painting_edge=`` (`find_painting` gives the first, its default resolved)."""
+    ``painting_edge=`` (`find_painting` gives the first, its default resolved).
+
+    Args:
+        parser: the parser or argument group.
+        default: for a command whose ``--find-painting`` does not default to ``auto``, what it
+            defaults to, as the help says it (the option's value is None then too; the command
+            resolves it).
+        edge_default: the same for ``--painting-edge`` (None: ``frame``; else the option defaults
+            to None, which the command resolves).
+    """
+    mode_default = "auto (default; off for embed --engine ray)" if default is None else "auto"
     parser.add_argument(
         "--find-painting",
         choices=("auto", "on", "off"),
         default=None,
-        help="look for the painting in each image and embed only it, straightened: auto (default; off for "
-        "embed --engine ray) when it hangs on a wall in a photo (catalogue images and photos cropped to the "
-        "painting stay whole), on whenever an outline is found, off never",
+        help=f"look for the painting in each image and embed only it, straightened: {mode_default} when it "
+        "hangs on a wall in a photo (catalogue images and photos cropped to the painting stay whole), on "
+        "whenever an outline is found, off never" + (f" (default: {default})" if default is not None else ""),
     )
     parser.add_argument(
         "--painting-edge",
         choices=("frame", "canvas"),
-        default="frame",
+        default="frame" if edge_default is None else None,
         help="crop to the frame's outer edge (default; for references that show frames) or to the canvas "
-        "inside it (for canvas-only references)",
+        "inside it (for canvas-only references)"
+        if edge_default is None
+        else "crop to the frame's outer edge (for references that show frames) or to the canvas inside it "
+        f"(for canvas-only references) (default: {edge_default})",
     )
 
 

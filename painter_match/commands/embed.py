@@ -135,5 +135,9 @@ def run(args: argparse.Namespace) -> int:
     ]
     if result.failures:
         lines.append(f"{len(result.failures):,} unreadable images skipped, listed in {result.errors_csv}")
+    if result.embeddings.source.find_painting != "off":
+        from painter_match.inference.painting_records import summary_text
+
+        lines.append(summary_text(result.paintings()))
     print("\n".join(lines))
     return 0

@@ -13,6 +13,7 @@ from pathlib import Path
 from painter_match.commands.common import (
     add_collection_option,
     add_command,
+    add_find_painting_options,
     add_html_option,
     add_output_options,
     add_pairs_options,
@@ -22,7 +23,7 @@ from painter_match.commands.common import (
     non_negative_int,
     print_json,
 )
-from painter_match.errors import PainterMatchError
+from painter_match.errors import PainterMatchError, UsageError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -76,6 +77,9 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "--view-scale", type=float, default=2.0, help="with --views: crops' scale (x the input size)"
     )
     add_collection_option(evaluate, "the paintings evaluated")
+    add_find_painting_options(
+        evaluate, default="auto for an .onnx model, as embed does; a trainer checkpoint embeds whole images"
+    )
     add_workers(evaluate)
     add_output_options(evaluate)
     return evaluate
@@ -108,6 +112,12 @@ def run(args: argparse.Namespace) -> int:
         artists = fold if artists is None else artists & fold
     embedder = imagenet = None
     if args.model.suffix.lower() != ".onnx":
+        if args.find_painting not in (None, "off"):  # before the checkpoint is read
+            raise UsageError(
+                f"--find-painting {args.find_painting} looks for paintings with an exported .onnx model only: "
+                f"{args.model} is a trainer checkpoint, whose images are embedded whole; export it, or leave "
+                "--find-painting out"
+            )
         training = import_training("painter_match.train.embedding")
         embedder = training.checkpoint_embedder(args.model, workers=args.workers)
     if args.baseline:
@@ -134,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         # --views N --view-scale S read as the API reads a number of crops; left out: the model's own.
         views=None if args.views is None else choose_views(args.views, Views(), crop_scale=args.view_scale),
         collection=args.collection,
+        find_painting=args.find_painting,
+        painting_edge=args.painting_edge,
     )
     if args.json:
         print_json(report.to_dict())
@@ -201,6 +213,10 @@ def run(args: argparse.Namespace) -> int:
         )
     elif args.baseline:
         lines.append(f"baseline      ImageNet features skipped: {report.imagenet_skipped}")
+    if report.find_painting is not None:
+        from painter_match.inference.painting_records import summary_text
+
+        lines.append(f"paintings     {summary_text(report.find_painting)}")
     if report.unreadable_images:
         lines.append(f"unreadable    {len(report.unreadable_images)} images skipped with their pairs")
     if report.roc_png:

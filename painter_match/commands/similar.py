@@ -18,9 +18,11 @@ from typing import TYPE_CHECKING
 from painter_match.commands.common import (
     add_collection_option,
     add_command,
+    add_find_painting_options,
     add_html_option,
     add_model_options,
     add_output_options,
+    add_prior_option,
     check_html_output,
     load_model,
     positive_int,
@@ -66,7 +68,11 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         "was embedded, as recorded in the file)",
     )
     add_collection_option(parser, "the embeddings file's paintings")
+    add_prior_option(parser)
     add_model_options(parser, encode=False)
+    # A query outside the file is embedded as the file's images were, unless told otherwise.
+    same = "for a query not in the file, as the file's images were"
+    add_find_painting_options(parser, default=same, edge_default=same)
     add_output_options(parser)
     return parser
 
@@ -104,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         model=model,
         max_pixels=args.max_pixels,
         collection=args.collection,
+        find_painting=args.find_painting,
+        painting_edge=args.painting_edge,
+        prior=args.prior,
     )
     record = opened[0].record() if opened else {"identity": embeddings.source.identity}
     model_used = {**record, "from": str(args.embeddings)}
@@ -124,17 +133,27 @@ def run(args: argparse.Namespace) -> int:
         lines.append(f"{k} most similar to {result.query}:")
         for rank, n in enumerate(result.neighbours, start=1):
             artist = f"  {n.artist}" if n.artist is not None else ""
-            lines.append(f"{rank:>3}. {n.similarity:.4f}  {n.path}{artist}")
+            copy = "  (the query's own copy: no vote)" if n.duplicate_of_query else ""
+            lines.append(f"{rank:>3}. {n.similarity:.4f}  {n.path}{artist}{copy}")
         if result.labels is not None:
+            left_out = _copies_text(result.duplicates)
             if result.votes:
                 lines.append(
-                    f"most likely artists ({result.labelled} of {k} neighbours labelled; similarity-weighted vote):"
+                    f"most likely artists ({result.labelled} of {k} neighbours labelled{left_out}; "
+                    "similarity-weighted vote):"
                 )
                 lines += [f"  {v.share:6.1%}  {v.artist}" for v in result.votes]
             else:
-                lines.append(f"none of the {k} neighbours has a label in {result.labels}")
+                lines.append(f"none of the {k} neighbours has a label in {result.labels}{left_out}")
     print("\n".join(lines))
     return 0
+
+
+def _copies_text(copies: int) -> str:
+    """What the vote left out, worded as ``verify --reference`` words it (empty for none)."""
+    if not copies:
+        return ""
+    return f"; {copies} neighbour{'s' if copies > 1 else ''} left out as the query's own copy"
 
 
 def _write_html(
@@ -149,7 +168,7 @@ def _write_html(
         # saying so, never a stop.
         given = Path(result.query)
         path = given if given.is_file() or result.row is None else images / embeddings.paths[result.row]
-        sections.append(SimilarQuery(path, result.query, shown, result.votes))
+        sections.append(SimilarQuery(path, result.query, shown, result.votes, result.prior))
     thumbnails = [n.file for section in sections for n in section.neighbours if n.file is not None]
     missing = sum(not file.is_file() for file in thumbnails)
     if missing:

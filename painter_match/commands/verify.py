@@ -2,8 +2,10 @@
 
 One call of `painter_match.Model.same_artist`, whose `SameArtist` the text, ``--json`` and
 ``--html`` all print. With ``--html`` the same result is also drawn
-(`painter_match.evaluation.html_report.verify_report`): the two paintings side by side, the
-probability, the verdict and the pair on the calibration curve.
+(`painter_match.evaluation.html_report.verify_report`): the two paintings side by side (with the
+outline the painting finder embedded drawn on a photograph, or "whole image" and why), the
+probability, the verdict and the pair on the calibration curve. ``--json`` gives each image's
+finder record under ``paintings``.
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
             args.html,
             title=f"Same artist? ({model.path.name})",
             same=result.same_artist,
+            paintings=result.paintings,
         )
     if args.json:
         print_json(

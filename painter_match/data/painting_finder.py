@@ -20,8 +20,9 @@ references that show the canvas alone (WikiArt, Kaggle); there the frame is nois
 
 Modes: ``"off"`` never looks (the pixels are exactly those of a painter-match without this
 module); ``"on"`` crops whenever an outline is found; ``"auto"`` crops only a painting on a
-wall: an outline covering at most `AutoRule.max_area` of the picture, the picture's border a plain
-smooth wall, the outline agreeing with the non-wall region. Catalogue images and photos already
+wall: an outline covering at most `AutoRule.max_area` of the picture and lying along at most one
+of its edges, the picture's border a plain smooth wall, the outline agreeing with the non-wall
+region. Catalogue images and photos already
 cropped to the painting have no wall around them, so ``auto`` leaves them whole. Every decision
 comes back as a `FoundPainting` whose ``reason`` says what was done and why. OpenCV is imported
 only when a painting is looked for, so ``off`` costs nothing.
@@ -92,6 +93,7 @@ class Detection:
         border_smooth: share of the picture's border band that is smooth.
         wall_spread: how far the border band is from one smooth colour (Lab units).
         size: (width, height) of the image searched.
+        border_sides: how many of the outline's sides lie on the picture's own edges.
     """
 
     outline: np.ndarray | None
@@ -102,11 +104,19 @@ class Detection:
     border_smooth: float
     wall_spread: float
     size: tuple[int, int]
+    border_sides: int = 0
 
     def on_wall(self, rule: AutoRule) -> tuple[bool, str]:
         """Whether ``auto`` crops to the outline under ``rule``, and why (or why not)."""
         if self.outline is None:
             return False, "no painting outline found"
+        if self.border_sides >= 2:
+            # A painting hung on a wall has wall on three sides at least; a band running across
+            # the picture (a horizon, a stripe of a painting) touches two of its edges.
+            return (
+                False,
+                f"the outline runs along {self.border_sides} edges of the image, not a painting on a wall",
+            )
         if self.area > rule.max_area:
             return (
                 False,
@@ -243,6 +253,7 @@ def locate(
         "fit": detection.fit,
         "border_smooth": detection.border_smooth,
         "wall_spread": detection.wall_spread,
+        "border_sides": float(detection.border_sides),
     }
     on_wall, reason = detection.on_wall(rule or AutoRule())
     target: np.ndarray | None
@@ -386,7 +397,20 @@ def find_painting(small: np.ndarray, *, canvas: bool = False) -> Detection:
         border_smooth=border_smooth,
         wall_spread=spread,
         size=(width, height),
+        border_sides=0 if outline is None else _border_sides(outline, width, height),
     )
+
+
+def _border_sides(corners: np.ndarray, width: int, height: int, tolerance: float = 2.0) -> int:
+    """How many sides of a quadrilateral lie on the picture's edges (both ends within ``tolerance``)."""
+    c = np.asarray(corners, dtype=np.float64).reshape(4, 2)
+    count = 0
+    for a, b in zip(c, np.roll(c, -1, axis=0)):
+        for axis, edge in ((0, 0.0), (0, width - 1.0), (1, 0.0), (1, height - 1.0)):
+            if abs(a[axis] - edge) <= tolerance and abs(b[axis] - edge) <= tolerance:
+                count += 1
+                break
+    return count
 
 
 def _reduced(pixels: np.ndarray) -> tuple[np.ndarray, float]:

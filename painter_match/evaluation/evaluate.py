@@ -26,7 +26,7 @@ from painter_match import atomic
 from painter_match.data.catalogue import DataDirs, artist_digest
 from painter_match.data.pairs import Pairs
 from painter_match.data.views import Views
-from painter_match.errors import DataError, PainterMatchError
+from painter_match.errors import DataError, PainterMatchError, UsageError
 from painter_match.evaluation.baselines import (
     histogram_embeddings,
     histogram_scores,
@@ -54,6 +54,9 @@ class ModelEmbeddings:
             the model does not record them (then seen/unseen AUCs are not reported).
         views: the view policy used, for an exported model.
         collection: the model's default collection adaptation and its calibration, or None.
+        find_painting: what the painting finder did to the images
+            (`painter_match.inference.painting_records.summary`), or None for an embedder that
+            does not look for paintings (a checkpoint's).
     """
 
     vectors: np.ndarray
@@ -63,6 +66,7 @@ class ModelEmbeddings:
     training_artists: frozenset[str] | None
     views: Views | None = None
     collection: CollectionPolicy | None = None
+    find_painting: dict[str, Any] | None = None
 
 
 COLOUR_HISTOGRAM = "colour histogram"
@@ -104,6 +108,7 @@ class EvaluationReport:
     html: str | None = None
     calibration_check: dict[str, Any] | None = None
     collection: dict[str, Any] | None = None
+    find_painting: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -147,7 +152,12 @@ def calibration_check(labels: np.ndarray, scores: np.ndarray, calibration: Calib
 
 
 def onnx_embedder(
-    model_path: str | Path, *, views: Views | None = None, workers: int | None = None
+    model_path: str | Path,
+    *,
+    views: Views | None = None,
+    workers: int | None = None,
+    find_painting: str = "auto",
+    painting_edge: str = "frame",
 ) -> Embedder:
     """An `Embedder` for an exported model: its images embedded exactly as ``painter-match embed`` does.
 
@@ -155,21 +165,34 @@ def onnx_embedder(
         model_path: the ``.onnx`` file.
         views: the view policy; None means the model's own.
         workers: images decoded at once (`painter_match.workers`); None means one per core.
+        find_painting, painting_edge: look for the painting in each image and embed only it
+            (`painter_match.data.painting_finder`): ``"auto"`` (as ``embed`` does by default),
+            ``"on"`` or ``"off"``; ``"frame"`` or ``"canvas"``.
+
+    Raises:
+        ValueError: ``find_painting`` or ``painting_edge`` is not one of its values.
     """
+    from painter_match.data.painting_finder import check_edge, check_mode
+
+    mode, edge = check_mode(find_painting), check_edge(painting_edge)  # before any image is read
 
     def embed(pairs: Pairs) -> ModelEmbeddings:
+        from painter_match.data.painting_finder import FoundPainting
         from painter_match.inference.encoder import OnnxEncoder
         from painter_match.inference.model import open_model
+        from painter_match.inference.painting_records import summary
 
         model = open_model(model_path)
-        encoder = OnnxEncoder(model, views=views, workers=workers)
+        encoder = OnnxEncoder(model, views=views, workers=workers, find_painting=mode, painting_edge=edge)
         vectors = np.zeros((len(pairs.paths), encoder.dim), np.float32)
         readable = np.zeros(len(pairs.paths), bool)
         failures: list[tuple[int, str]] = []
+        found: list[FoundPainting | None] = []
         for batch in encoder.iter_encode([pairs.root / path for path in pairs.paths]):
             vectors[batch.indices] = batch.vectors
             readable[batch.indices] = True
             failures.extend((f.index, f.cause) for f in batch.failures)
+            found.extend(batch.paintings if batch.paintings else [None] * len(batch.indices))
         recorded = model.info.training_artists
         return ModelEmbeddings(
             vectors,
@@ -179,6 +202,7 @@ def onnx_embedder(
             frozenset(recorded) if recorded else None,
             encoder.views,
             model.info.collection,
+            summary(found, mode, edge),
         )
 
     return embed
@@ -252,6 +276,8 @@ def evaluate(
     workers: int | None = None,
     views: Views | None = None,
     collection: str = "auto",
+    find_painting: str | None = None,
+    painting_edge: str = "frame",
 ) -> EvaluationReport:
     """Score labelled pairs with a model; see the module docstring.
 
@@ -273,6 +299,9 @@ def evaluate(
         views: an ONNX model's view policy, instead of the one in its metadata.
         collection: ``auto`` (the model's default: centred on the evaluated paintings' mean when
             it states so), ``centre`` or ``none`` (`painter_match.inference.collection`).
+        find_painting, painting_edge: an ONNX model's painting finder (`onnx_embedder`); None
+            means ``"auto"``, as ``embed`` does. With an ``embedder`` (a checkpoint's, which does
+            not look for paintings) only None or ``"off"``.
 
     Raises:
         PainterMatchError: a checkpoint without an ``embedder`` (torch is needed); DataError for
@@ -294,7 +323,20 @@ def evaluate(
                 f'{model}: evaluating a trainer checkpoint needs torch: pip install "painter-match[train]" '
                 "(an exported .onnx model needs only the inference install)"
             )
-        embedder = onnx_embedder(model, views=views, workers=workers)
+        embedder = onnx_embedder(
+            model,
+            views=views,
+            workers=workers,
+            find_painting=find_painting or "auto",
+            painting_edge=painting_edge,
+        )
+    elif find_painting not in (None, "off"):
+        raise UsageError.naming(
+            "{find} looks for paintings with an exported .onnx model only: the embedder given (a trainer "
+            "checkpoint's) embeds whole images; leave it out or give {off}",
+            find=(f"find_painting={find_painting!r}", f"--find-painting {find_painting}"),
+            off=("find_painting='off'", "--find-painting off"),
+        )
     pairs = labelled_pairs(
         data_dir,
         pairs_file=pairs_file,
@@ -354,7 +396,18 @@ def evaluate(
         by_artist = per_artist_auc(labels, scores, [artist[i] for i in first], [artist[i] for i in second])
     if roc_png is not None:
         plot_roc(labels, scores, auc, roc_png)
+    check = calibration_check(labels, scores, calibration)
+    auc_seen, auc_unseen = auc_of(seen), auc_of(unseen)
     if html is not None:
+        # The page states what the terminal prints: the seen / unseen AUCs and the --prior advice.
+        subsets = (
+            {
+                "artists seen in training": (auc_seen, int(seen.sum())),
+                "artists unseen in training": (auc_unseen, int(unseen.sum())),
+            }
+            if known_artists is not None
+            else None
+        )
         evaluation_report(
             labels,
             scores,
@@ -366,13 +419,15 @@ def evaluate(
             mistakes=mistake_examples(
                 pairs, first, second, labels, scores, mistakes, threshold=calibration.threshold
             ),
+            artist_subsets=subsets,
+            calibration_check=check,
             title=f"Evaluation of {Path(model).name}",
             subtitle=f"{labels.size:,} pairs ({pairs.source}), {float(labels.mean()):.1%} same-artist",
             model_name=Path(model).name,
         )
     histogram_auc = roc_auc(labels, baseline_scores[COLOUR_HISTOGRAM]) if baseline else None
     return EvaluationReport(
-        calibration_check=calibration_check(labels, scores, calibration),
+        calibration_check=check,
         model=str(model),
         pairs_source=pairs.source,
         pairs=len(pairs.same),
@@ -382,9 +437,9 @@ def evaluate(
         threshold=calibration.threshold,
         accuracy=float(accuracy),
         confusion=confusion,
-        auc_seen_artists=auc_of(seen),
+        auc_seen_artists=auc_seen,
         pairs_seen_artists=int(seen.sum()),
-        auc_unseen_artists=auc_of(unseen),
+        auc_unseen_artists=auc_unseen,
         pairs_unseen_artists=int(unseen.sum()),
         colour_histogram_auc=histogram_auc,
         training_artists_known=known_artists is not None,
@@ -397,4 +452,5 @@ def evaluate(
         per_artist_auc=by_artist,
         html=str(html) if html else None,
         collection=adaptation.record(),
+        find_painting=embedded.find_painting,
     )

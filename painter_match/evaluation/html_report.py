@@ -19,12 +19,14 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from painter_match._version import __version__
 from painter_match.atomic import write_bytes
+from painter_match.data.painting_finder import FoundPainting
 from painter_match.evaluation.render import Markup, join, render
 from painter_match.evaluation.svg_plots import (
     bars_svg,
@@ -41,6 +43,9 @@ from painter_match.metrics import confusion_at, roc_auc, roc_curve
 
 FULL_SIZE_IMAGES = 400
 MIN_THUMB_SIDE = 96
+# An expected calibration error from which the evaluate page says why (a share of same-artist pairs
+# unlike the one the model was calibrated on is the usual cause) and what to do (--prior).
+LARGE_ECE = 0.1
 _EMPTY = Markup("")
 
 
@@ -49,12 +54,15 @@ class SimilarQuery:
     """One query painting, its neighbours most similar first, and the artist vote (largest first).
 
     The neighbours and votes are `painter_match.inference.neighbours`' own (what ``similar``
-    found); a neighbour's ``file`` is the image shown for it (its stored ``path`` when None)."""
+    found); a neighbour's ``file`` is the image shown for it (its stored ``path`` when None).
+    ``prior`` is the share of same-artist pairs the neighbours' P(same) assume (`SimilarResult.prior`),
+    stated on the page so that a reader does not take 0.8 for "probably the same hand"."""
 
     path: Path
     name: str
     neighbours: Sequence[Neighbour]
     votes: Sequence[ArtistVote] = ()
+    prior: float | None = None
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,27 @@ def similar_report(
             f"{len(queries)} {_plural(len(queries), 'query', 'queries')}, up to {most} nearest paintings each"
         )
     body = join(sections) if sections else render("empty", text="No queries.")
+    priors = sorted({query.prior for query in queries if query.prior is not None})
+    if priors:
+        body = join([_prior_note(priors), body])
     return _write_page(out_path, title, subtitle, body)
+
+
+def _prior_note(priors: Sequence[float]) -> Markup:
+    """What the neighbours' P(same) assume: read at one half, nearly any neighbour looks likely."""
+    shares = " and ".join(f"{share:.1%}" for share in priors)
+    text = (
+        f"P(same) assumes that {shares} of the pairs asked about share an artist. "
+        "Among a collection's paintings far fewer do (about 1 in the number of artists), "
+    )
+    if max(priors) >= 0.2:
+        text += (
+            "so at this share a painting by an unrelated painter can score 0.75 or more: read P(same) "
+            "as a ranking, or give --prior (e.g. 1/artists) to move it to your collection's share."
+        )
+    else:
+        text += "and --prior moved the probabilities to this share."
+    return render("prior_note", share=f"{max(priors):.6g}", text=text)
 
 
 def verify_report(
@@ -167,9 +195,11 @@ def verify_report(
     title: str = "Same artist?",
     image_side: int = QUERY_SIDE,
     same: bool | None = None,
+    paintings: Sequence[FoundPainting | None] | None = None,
 ) -> Path:
     """Two paintings side by side, P(same artist), the verdict, and the pair's place on the
-    calibration curve.
+    calibration curve; with ``paintings``, the outline the painting finder embedded drawn on each
+    photograph (or "whole image" and why under it).
 
     Args:
         a, b: the two image files.
@@ -183,6 +213,8 @@ def verify_report(
         image_side: the longest side of each painting, in pixels.
         same: the verdict as the caller decided it (`painter_match.SameArtist`: from the
             probability, which a reference may give); None: ``similarity >= threshold``.
+        paintings: what the painting finder did to ``a`` and ``b`` (`SameArtist.paintings`;
+            None in it: not looked at); None: nothing is said about it.
 
     Returns:
         ``out_path`` as a Path.
@@ -197,6 +229,10 @@ def verify_report(
     if not 0.0 <= probability <= 1.0:
         raise ValueError(f"probability must be within [0, 1], got {probability}")
     first_name, second_name = names if names is not None else (str(a), str(b))
+    # One entry per painting to say what the finder did; none at all says nothing.
+    found: list[FoundPainting | None | _Unsaid] = list(paintings) if paintings is not None else [_UNSAID] * 2
+    if len(found) != 2:
+        raise ValueError(f"paintings must hold the two paintings' records, got {len(found)}")
     cache = ThumbnailCache()
     if same is None:
         same = similarity >= threshold
@@ -212,15 +248,17 @@ def verify_report(
         similarity_exact=f"{similarity:.6f}",
         threshold=f"{threshold:.4f}",
         threshold_exact=f"{threshold:.6f}",
+        # For readers who want it; the page leads with words an art historian would use.
         formula=f"sigmoid({slope:.4g} × similarity {sign} {abs(intercept):.4g})",
-        first=_painting(Path(a), first_name, None, cache, image_side),
-        second=_painting(Path(b), second_name, None, cache, image_side),
+        first=_painting(Path(a), first_name, None, cache, image_side, found[0]),
+        second=_painting(Path(b), second_name, None, cache, image_side, found[1]),
         curve=render(
             "plot",
             id="calibration",
             svg=curve,
-            caption=f"P(same artist) for every similarity; this pair ({similarity:.4f}) is marked, "
-            f"and the shaded side of {threshold:.4f} is called the same artist.",
+            caption=f"How likely the same artist is (up) for each degree of likeness to the model "
+            f"(across, from -1, nothing alike, to 1, identical); this pair ({similarity:.4f}) is marked, "
+            f"and pairs on the shaded side of {threshold:.4f} are called the same artist.",
         ),
     )
     return _write_page(out_path, title, f"{first_name} and {second_name}", body)
@@ -236,6 +274,8 @@ def evaluation_report(
     threshold: float | None = None,
     per_artist_auc: Mapping[str, float | None] | None = None,
     mistakes: Sequence[PairExample] = (),
+    artist_subsets: Mapping[str, tuple[float | None, int]] | None = None,
+    calibration_check: Mapping[str, Any] | None = None,
     title: str = "Evaluation",
     subtitle: str | None = None,
     model_name: str = "model",
@@ -253,6 +293,12 @@ def evaluation_report(
         threshold: the similarity at or above which the model says "same artist".
         per_artist_auc: ``artist -> AUC`` (None where it cannot be computed); shown worst first.
         mistakes: pairs to show, e.g. chosen with `confident_mistakes`; sorted on the page.
+        artist_subsets: ``name -> (AUC or None, pairs)`` of subsets, e.g. pairs of artists seen
+            and unseen in training (as ``evaluate`` prints them); a name with no pairs and no AUC
+            carries its reason in the name's place of the value (see `evaluate`).
+        calibration_check: `painter_match.evaluation.evaluate.calibration_check`'s result: the
+            ``--prior`` advice the terminal prints (the share the probabilities assume, these
+            pairs' share, and the figures once moved to it).
         title: the page's heading.
         subtitle: the line under it; by default the number of pairs.
         model_name: the model's name in the legend and the summary.
@@ -284,6 +330,9 @@ def evaluation_report(
             raise ValueError(f"baseline {name!r}: {error}") from None
         curves.append((f"{name} (AUC {baseline_auc:.4f})", baseline_fpr, baseline_tpr))
         facts.append((f"ROC AUC, {name}", f"{baseline_auc:.4f}"))
+    for name, (subset_auc, subset_pairs) in (artist_subsets or {}).items():
+        shown = f"{subset_auc:.4f}" if subset_auc is not None else "n/a"
+        facts.append((f"ROC AUC, {name}", f"{shown} ({subset_pairs:,} pairs)"))
     if threshold is not None:
         counts = confusion_at(y, s, threshold)
         accuracy = (counts["true_same"] + counts["true_different"]) / y.size
@@ -295,12 +344,18 @@ def evaluation_report(
         predicted, observed, counts_per_bin = reliability_bins(probability, y)
         ece = expected_calibration_error(predicted, observed, counts_per_bin)
         facts.append(("expected calibration error", f"{ece:.4f}"))
-        reliability = render(
-            "plot",
-            id="reliability",
-            svg=reliability_svg(predicted, observed, counts_per_bin, model_name),
-            caption=f"Pairs binned by predicted P(same artist); a calibrated model follows the diagonal. "
-            f"Expected calibration error {ece:.4f}.",
+        reliability = join(
+            [
+                render(
+                    "plot",
+                    id="reliability",
+                    svg=reliability_svg(predicted, observed, counts_per_bin, model_name),
+                    caption="Pairs binned by predicted P(same artist); a calibrated model follows the "
+                    f"diagonal. Expected calibration error (ECE) {ece:.4f}: the mean gap between the "
+                    "predicted and the observed share of same-artist pairs.",
+                ),
+                _calibration_advice(ece, positives / y.size, calibration_check),
+            ]
         )
     else:
         reliability = render("empty", text="No calibration given, so no reliability diagram.")
@@ -338,6 +393,29 @@ def evaluation_report(
     return _write_page(out_path, title, subtitle, body)
 
 
+def _calibration_advice(ece: float, share: float, check: Mapping[str, Any] | None) -> Markup:
+    """Why the ECE is what it is and the ``--prior`` figures, as ``evaluate`` prints them."""
+    notes = []
+    fitted = check.get("fitted_share") if check is not None else None
+    assumed = f"{fitted:.1%}" if isinstance(fitted, (int, float)) else "the share it was calibrated on"
+    if ece >= LARGE_ECE:
+        notes.append(
+            f"The ECE is large ({ece:.2f}) because the probabilities assume that {assumed} of the pairs "
+            f"share an artist, while {share:.1%} of these pairs do: each P(same) is too high (or too low) "
+            f"by that share, not because the ranking is poor (see the ROC AUC). Give --prior {share:.4g} "
+            "to verify, score or similar to move their probabilities to this share."
+        )
+    moved = check.get("moved") if check is not None else None
+    if check is not None and isinstance(moved, Mapping):
+        notes.append(
+            f"Mean P(same) {check['mean_probability']:.4f} for a same-artist share of "
+            f"{check['pairs_share']:.4f}, log-loss {check['log_loss']:.4f}. "
+            f"With --prior {moved['prior']:.4g}: mean P(same) {moved['mean_probability']:.4f}, log-loss "
+            f"{moved['log_loss']:.4f}, accuracy {moved['accuracy']:.4f} at threshold {moved['threshold']:.4f}."
+        )
+    return join([render("note", text=text) for text in notes]) if notes else _EMPTY
+
+
 def _plural(count: int, one: str, many: str) -> str:
     return one if count == 1 else many
 
@@ -354,30 +432,91 @@ def _artist_line(artist: str | None) -> Markup:
     return render("artist", artist=artist) if artist is not None else _EMPTY
 
 
-def _painting(path: Path, name: str, artist: str | None, cache: ThumbnailCache, side: int) -> Markup:
-    image = _image(cache.get(path, side), name)
-    return render("painting", path=str(path), image=image, name=name, artist=_artist_line(artist))
+class _Unsaid:
+    """Nothing to say about the painting finder (a page drawn without its records)."""
+
+
+_UNSAID = _Unsaid()
+
+
+def _painting(
+    path: Path,
+    name: str,
+    artist: str | None,
+    cache: ThumbnailCache,
+    side: int,
+    found: FoundPainting | None | _Unsaid = _UNSAID,
+) -> Markup:
+    thumbnail = cache.get(path, side)
+    image = _image(thumbnail, name)
+    note = _EMPTY
+    if not isinstance(found, _Unsaid):
+        image, note = _found(image, thumbnail, found)
+    return render(
+        "painting", path=str(path), image=image, name=name, artist=_artist_line(artist), finder=note
+    )
+
+
+def _found(image: Markup, thumbnail: Thumbnail, found: FoundPainting | None) -> tuple[Markup, Markup]:
+    """The image with the quadrilateral embedded drawn over it, and the note under it: "painting
+    found, ..." or "whole image (reason)"."""
+    if found is None:
+        return image, render(
+            "finder_note", state="whole", cropped="false", text="whole image (painting finder off)"
+        )
+    if found.quad is None:
+        return image, render(
+            "finder_note", state="whole", cropped="false", text=f"whole image ({found.reason})"
+        )
+    text = f"painting found ({found.reason}): the outline drawn was embedded, straightened"
+    note = render("finder_note", state="cropped", cropped="true", text=text)
+    width, height = found.image_size
+    if thumbnail.src is None or width <= 0 or height <= 0:
+        return image, note  # no picture to draw on, or a record without the image's size
+    # The quadrilateral is in the original image's pixels (after EXIF orientation), the thumbnail
+    # is that image shrunk: one scale per axis (they differ by the rounding of the thumbnail's sides).
+    sx, sy = thumbnail.width / width, thumbnail.height / height
+    points = " ".join(f"{x * sx:.1f},{y * sy:.1f}" for x, y in found.quad)
+    outlined = render(
+        "outlined",
+        image=image,
+        width=thumbnail.width,
+        height=thumbnail.height,
+        points=points,
+        label="the outline of the painting found, which was embedded",
+    )
+    return outlined, note
 
 
 def _query_section(index: int, query: SimilarQuery, cache: ThumbnailCache, thumb: int, large: int) -> Markup:
     neighbours = []
     for rank, n in enumerate(query.neighbours, start=1):
         file = n.file if n.file is not None else Path(n.path)
+        copy = render("duplicate", text="the query's own copy: no vote") if n.duplicate_of_query else _EMPTY
         neighbours.append(
             render(
                 "neighbour",
                 path=str(file),
                 rank=rank,
+                duplicate="true" if n.duplicate_of_query else "false",
                 image=_image(cache.get(file, thumb), n.path),
                 name=n.path,
-                artist=_artist_line(n.artist),
+                artist=join([_artist_line(n.artist), copy]),
                 similarity=f"{n.similarity:.4f}",
                 similarity_exact=f"{n.similarity:.6f}",
                 probability=f"{n.probability:.3f}" if n.probability is not None else "n/a",
                 probability_exact=f"{n.probability:.6f}" if n.probability is not None else "",
             )
         )
-    labelled = sum(1 for n in query.neighbours if n.artist is not None)
+    labelled = sum(1 for n in query.neighbours if n.artist is not None and not n.duplicate_of_query)
+    copies = sum(1 for n in query.neighbours if n.duplicate_of_query)
+    # Said as `verify --reference` says it: a copy of the query is no evidence for its artist.
+    left_out = (
+        f" {copies} {_plural(copies, 'neighbour', 'neighbours')} left out as the query's own copy "
+        "(the same file, or a similarity of 0.9999 or more)."
+        if copies
+        else ""
+    )
     if query.votes:
         votes = join(
             [
@@ -387,12 +526,12 @@ def _query_section(index: int, query: SimilarQuery, cache: ThumbnailCache, thumb
                 render(
                     "note",
                     text=f"Weighted by similarity, over the {labelled} of {len(query.neighbours)} "
-                    "neighbours with a known artist.",
+                    f"neighbours with a known artist.{left_out}",
                 ),
             ]
         )
     else:
-        votes = render("empty", text="No vote: none of the neighbours has a known artist.")
+        votes = render("empty", text=f"No vote: none of the neighbours has a known artist.{left_out}")
     k = len(query.neighbours)
     return render(
         "query",
@@ -423,7 +562,18 @@ def _artist_table(per_artist_auc: Mapping[str, float | None] | None) -> Markup:
         )
         for artist, auc in ordered
     ]
-    return render("artist_table", rows=join(rows))
+    table = render("artist_table", rows=join(rows))
+    missing = sum(1 for auc in per_artist_auc.values() if auc is None)
+    if not missing:
+        return table
+    # An AUC ranks same-artist pairs against different-artist ones: with one kind only there is none.
+    note = (
+        f"n/a ({missing} {_plural(missing, 'artist', 'artists')}, listed last): no AUC can be computed "
+        "for an artist whose pairs are all of one kind: an artist with a single painting has no "
+        "same-artist pair, and one whose paintings were only paired with each other has no "
+        "different-artist pair. More paintings per artist (--max-per-artist) or other pairs fill them in."
+    )
+    return join([table, render("note", text=note)])
 
 
 def _mistakes(

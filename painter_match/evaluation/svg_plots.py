@@ -22,6 +22,8 @@ PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#d55e00", "#56b4e9", "#0
 SAME_COLOUR, DIFFERENT_COLOUR = PALETTE[0], PALETTE[1]
 _GRID, _AXIS, _MUTED = "#e5e7eb", "#59636e", "#8c959f"
 _FONT = 'font-family="system-ui, sans-serif" font-size="12" fill="#1f2328"'
+# Characters of a bar's label per line: about what fits left of the bars at 12 px.
+BAR_LABEL_CHARACTERS = 26
 
 
 def _n(value: float) -> str:
@@ -348,8 +350,13 @@ def calibration_svg(
     threshold: float | None = None,
     title: str = "Calibration curve",
 ) -> Markup:
-    """P(same artist) = sigmoid(slope * s + intercept) over s in [-1, 1], with one pair marked."""
-    frame = _Frame((-1.0, 1.0), (0.0, 1.0))
+    """P(same artist) = sigmoid(slope * s + intercept) over s in [-1, 1], with one pair marked.
+
+    The pair's and the threshold's labels stand in a band above the plot, one line each, so that
+    neither can cover the curve, the marker or each other wherever the pair and the threshold fall.
+    """
+    band = 44  # two lines of 12 px text above the plot
+    frame = _Frame((-1.0, 1.0), (0.0, 1.0), top=16 + band)
     parts = frame.open(title)
     if threshold is not None and -1.0 <= threshold <= 1.0:
         x_threshold = float(frame.x(threshold))
@@ -359,7 +366,10 @@ def calibration_svg(
             f'height="{frame.height - frame.top - frame.bottom}" fill="#ecfdf3"/>'
         )
     parts += frame.axes(
-        "cosine similarity", "P(same artist)", nice_ticks(-1.0, 1.0, 8), [0.0, 0.25, 0.5, 0.75, 1.0]
+        "how alike the two paintings look to the model",
+        "P(same artist)",
+        nice_ticks(-1.0, 1.0, 8),
+        [0.0, 0.25, 0.5, 0.75, 1.0],
     )
     s = np.linspace(-1.0, 1.0, 201)
     p = 0.5 * (1.0 + np.tanh(0.5 * (slope * s + intercept)))  # a sigmoid that never overflows
@@ -370,11 +380,12 @@ def calibration_svg(
             f'<line x1="{x}" y1="{frame.top}" x2="{x}" y2="{frame.height - frame.bottom}" stroke="#067647" '
             f'stroke-dasharray="5 3"/>'
         )
-        # Beside the line, on the side with room for the text.
-        anchor, dx = ("end", -4) if threshold > 0.2 else ("start", 4)
+        # In the band above the plot, keyed by a piece of the dashed line.
         parts.append(
-            f'<text x="{x}" y="{frame.height - frame.bottom - 8}" dx="{dx}" text-anchor="{anchor}" '
-            f'fill="#067647">same artist from {threshold:.4f}</text>'
+            f'<line x1="{frame.left}" y1="34" x2="{frame.left + 18}" y2="34" stroke="#067647" '
+            f'stroke-dasharray="5 3"/>'
+            f'<text x="{frame.left + 24}" y="38" class="label" fill="#067647">same artist from '
+            f"{threshold:.4f} (shaded)</text>"
         )
     marked = min(max(similarity, -1.0), 1.0)
     probability = float(0.5 * (1.0 + np.tanh(0.5 * (slope * marked + intercept))))
@@ -388,10 +399,11 @@ def calibration_svg(
         f'stroke-dasharray="3 3"/>'
     )
     parts.append(f'<circle cx="{_n(mx)}" cy="{_n(my)}" r="7" fill="{DIFFERENT_COLOUR}" stroke="#1f2328"/>')
-    anchor, dx = ("end", -12) if marked > 0.3 else ("start", 12)
     parts.append(
-        f'<text x="{_n(mx)}" y="{_n(my)}" dx="{dx}" dy="-8" text-anchor="{anchor}" font-weight="600">'
-        f"this pair: s = {similarity:.4f}, P = {probability:.3f}</text>"
+        # A glyph, not a circle: the plot's one circle is the pair's marker.
+        f'<text x="{frame.left + 3}" y="19" font-size="16" fill="{DIFFERENT_COLOUR}">●</text>'
+        f'<text x="{frame.left + 24}" y="18" class="label" font-weight="600">'
+        f"this pair: likeness {similarity:.4f}, P(same artist) {probability:.3f}</text>"
     )
     parts.append("</svg>")
     return Markup("\n".join(parts))
@@ -400,29 +412,60 @@ def calibration_svg(
 def bars_svg(items: Sequence[tuple[str, float]], title: str = "Artist vote", most: int = 10) -> Markup:
     """Horizontal bars of shares in [0, 1], largest first as given; past ``most`` they are summed.
 
-    Long labels are shortened on the bar (the full label is the bar's tooltip).
+    Long labels wrap onto more lines (a taller row), so that the full name shows, printed too.
     """
     shown = list(items[:most])
     rest = items[most:]
     if rest:
         shown.append((f"{len(rest)} other artists", sum(share for _, share in rest)))
-    label_width, bar_space, row = 190, 270, 26
+    label_width, bar_space, row, line = 190, 270, 26, 15
     width = label_width + bar_space + 60
-    height = 12 + row * max(len(shown), 1)
+    wrapped = [wrap_label(label, BAR_LABEL_CHARACTERS) for label, _ in shown]
+    heights = [row + line * (len(lines) - 1) for lines in wrapped]
+    height = 12 + (sum(heights) if shown else row)
     parts = [
         f'<svg viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" {_FONT}>',
         f"<title>{escape(title)}</title>",
     ]
-    for i, (label, share) in enumerate(shown):
-        y = 6 + row * i
-        short = label if len(label) <= 26 else label[:25] + "…"
+    y = 6
+    for i, ((label, share), lines, tall) in enumerate(zip(shown, wrapped, heights)):
         length = max(share, 0.0) * bar_space
         colour = PALETTE[0] if i == 0 else "#7fb2d6"
+        # The bar and its share stand beside the name's middle line.
+        middle = y + (tall - row) / 2
+        spans = "".join(
+            f'<tspan x="{label_width - 8}" dy="{0 if j == 0 else line}">{escape(text)}</tspan>'
+            for j, text in enumerate(lines)
+        )
         parts.append(
             f"<g><title>{escape(label)}: {share:.1%}</title>"
-            f'<text x="{label_width - 8}" y="{y + 13}" text-anchor="end">{escape(short)}</text>'
-            f'<rect x="{label_width}" y="{y + 2}" width="{_n(length)}" height="{row - 8}" fill="{colour}"/>'
-            f'<text x="{_n(label_width + length + 6)}" y="{y + 13}" class="share">{share:.1%}</text></g>'
+            f'<text x="{label_width - 8}" y="{y + 13}" text-anchor="end" class="label">{spans}</text>'
+            f'<rect x="{label_width}" y="{_n(middle + 2)}" width="{_n(length)}" height="{row - 8}" '
+            f'fill="{colour}"/>'
+            f'<text x="{_n(label_width + length + 6)}" y="{_n(middle + 13)}" class="share">{share:.1%}</text></g>'
         )
+        y += tall
     parts.append("</svg>")
     return Markup("\n".join(parts))
+
+
+def wrap_label(label: str, width: int) -> list[str]:
+    """``label`` in lines of at most ``width`` characters, broken between words where it can be
+    (a word longer than a line is cut into pieces); no character is dropped."""
+    lines: list[str] = []
+    current = ""
+    for word in label.split():
+        while len(word) > width:  # no space to break at: cut the word itself
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if current and len(current) + 1 + len(word) > width:
+            lines.append(current)
+            current = word
+        else:
+            current = f"{current} {word}" if current else word
+    if current or not lines:
+        lines.append(current)
+    return lines

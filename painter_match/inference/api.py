@@ -38,6 +38,7 @@ from painter_match.inference.verdict import SameArtist, decision_threshold
 from painter_match.progress import progress_bar
 
 if TYPE_CHECKING:
+    from painter_match.data.painting_finder import FoundPainting
     from painter_match.inference.embeddings import Embeddings
     from painter_match.inference.folder import EmbedFolderResult
     from painter_match.inference.reference_set import Reference
@@ -275,7 +276,8 @@ class Model:
         adaptation = None
         if collection is not None:
             adaptation, calibration = self._collection_adaptation(collection, reference, prior)
-        first, second = _encode(encoder, items, show_progress=False)
+        vectors, paintings = _encode_found(encoder, items, show_progress=False)
+        first, second = vectors
         if adaptation is not None:
             first, second = adaptation.apply(np.stack([first, second]))
         similarity = float(np.dot(first, second))
@@ -303,6 +305,9 @@ class Model:
                 if adaptation is not None
                 else {"method": "none", "paintings": 2, "reason": "two lone paintings make no collection"}
             ),
+            paintings=tuple(paintings),
+            find_painting=encoder.find_painting,
+            painting_edge=encoder.painting_edge,
         )
 
     def _collection_adaptation(
@@ -514,12 +519,19 @@ def _one_image(image: ImageInput, argument: str) -> ImageInput:
 
 def _encode(encoder: OnnxEncoder, items: list[ImageInput], show_progress: bool) -> np.ndarray:
     """The embeddings of ``items``; the first one that cannot be decoded raises `ImageLoadError`."""
+    return _encode_found(encoder, items, show_progress)[0]
+
+
+def _encode_found(
+    encoder: OnnxEncoder, items: list[ImageInput], show_progress: bool
+) -> tuple[np.ndarray, list[FoundPainting | None]]:
+    """`_encode`, and what the painting finder did to each item (None where it did not look)."""
     with progress_bar("embedding", len(items), quiet=not show_progress, unit="images") as bar:
-        vectors, failures = encoder.encode(items, on_progress=bar.advance)
+        vectors, failures, paintings = encoder.encode_with_paintings(items, on_progress=bar.advance)
     if failures:
         first = failures[0]
         raise ImageLoadError(first.path, first.cause)
-    return vectors
+    return vectors, paintings
 
 
 def load(path: str | Path | None = None, provider: str = "auto", *, threads: int | None = None) -> Model:

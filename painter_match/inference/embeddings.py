@@ -2,9 +2,12 @@
 
 One ``.npz`` (no pickles) holding ``paths`` (POSIX paths relative to ``root``), ``vectors``
 (float32 ``[N, D]``, unit length), ``root`` (the folder that was embedded, absolute) and
-``model`` (JSON: the model's metadata, its identity and the view policy used). The identity
-travels with the vectors so that embeddings of two models are never mixed: a resumed run, or
-``score``/``similar`` with a model, refuses a file another model wrote. Files are written through
+``model`` (JSON: the model's metadata, its identity, the view policy used and the painting
+finder's mode). The identity travels with the vectors so that embeddings of two models are never
+mixed: a resumed run, or ``score``/``similar`` with a model, refuses a file another model wrote, and
+a resumed run or ``merge`` one embedded with another ``--find-painting``. When the finder looked,
+what it did to each image is kept beside the vectors (``painting_*`` columns,
+`painter_match.inference.painting_records`). Files are written through
 `painter_match.atomic` (a temporary name beside the target, renamed into place), so a reader
 never sees half a file; the error list of a run (``OUT.errors.csv``: path,cause) is written the
 same way. A file is checked as it is loaded: finite vectors, and distinct relative paths that
@@ -26,6 +29,7 @@ import numpy as np
 
 from painter_match import atomic
 from painter_match.data.images import name_problem, normalise_name
+from painter_match.data.painting_finder import FoundPainting, check_edge, check_mode
 from painter_match.data.views import Views
 from painter_match.errors import DataError
 from painter_match.inference.model import ModelError, ModelInfo, views_from_dict
@@ -47,17 +51,55 @@ def file_stamp(path: str | Path) -> tuple[int, int, int]:
     return (int(info.st_size), int(info.st_mtime_ns), int(info.st_ctime_ns))
 
 
+# What `EmbeddingSource.identity` appends for a painting finder that looked (`space_of` cuts it).
+_FINDER_MARK = "/find_painting="
+
+
 @dataclass(frozen=True)
 class EmbeddingSource:
-    """What produced a set of embeddings: the model's metadata and the view policy."""
+    """What produced a set of embeddings: the model's metadata, the view policy, and whether the
+    painting was looked for in each image (`painter_match.data.painting_finder`).
+
+    Attributes:
+        info: the model's metadata.
+        views: the view policy.
+        find_painting: ``"auto"``, ``"on"`` or ``"off"``. A file written before the finder existed
+            records none and reads as ``"off"``, which is what was done to its images.
+        painting_edge: ``"frame"`` or ``"canvas"`` (meaningless, and not part of the identity, with
+            ``"off"``).
+    """
 
     info: ModelInfo
     views: Views
+    find_painting: str = "off"
+    painting_edge: str = "frame"
+
+    @property
+    def space(self) -> str:
+        """The model's identity plus the views: what decides whether vectors can be compared (a
+        reference, a collection), whatever pixels of each picture were embedded."""
+        return f"{self.info.identity}/crops={self.views.crops}/scale={self.views.crop_scale:g}"
 
     @property
     def identity(self) -> str:
-        """Changes whenever the vectors would: the model's identity plus the views."""
-        return f"{self.info.identity}/crops={self.views.crops}/scale={self.views.crop_scale:g}"
+        """Changes whenever the vectors would: `space`, plus the painting finder's mode and edge
+        when it looked. With ``"off"`` it is `space` as files before the finder recorded it, so
+        their identities (and the references made from them) stay what they were."""
+        if self.find_painting == "off":
+            return self.space
+        return f"{self.space}{_FINDER_MARK}{self.find_painting}/edge={self.painting_edge}"
+
+    @property
+    def finder_options(self) -> tuple[str, str]:
+        """The painting finder's options that embed as this source did, for a Python caller and
+        for a command-line user (`painter_match.errors.spell`): ``("find_painting='off'",
+        "--find-painting off")``, or with ``painting_edge`` when it looked."""
+        if self.find_painting == "off":
+            return "find_painting='off'", "--find-painting off"
+        return (
+            f"find_painting={self.find_painting!r}, painting_edge={self.painting_edge!r}",
+            f"--find-painting {self.find_painting} --painting-edge {self.painting_edge}",
+        )
 
     def to_json(self) -> str:
         return json.dumps(
@@ -66,6 +108,7 @@ class EmbeddingSource:
                 "identity": self.identity,
                 "info": json.loads(self.info.to_json()),
                 "views": {"crops": self.views.crops, "crop_scale": self.views.crop_scale},
+                "find_painting": {"mode": self.find_painting, "edge": self.painting_edge},
             },
             sort_keys=True,
         )
@@ -76,13 +119,24 @@ class EmbeddingSource:
             data = json.loads(text)
             info = ModelInfo.from_json(json.dumps(data["info"]), "the model record")
             views = views_from_dict(data["views"])
+            # Files written before the finder existed record nothing: their images were embedded whole.
+            finder = data.get("find_painting", {"mode": "off", "edge": "frame"})
+            mode, edge = check_mode(finder["mode"]), check_edge(finder["edge"])
         except (json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, ModelError) as err:
             # A model's metadata error says how to export a model; here the file is to blame.
             cause = str(err).split("; make one with", 1)[0]
             raise DataError(
                 f"{source}: bad model record in the embeddings file ({cause}); embed the folder again"
             ) from None
-        return cls(info, views)
+        return cls(info, views, mode, edge)
+
+
+def space_of(identity: str) -> str:
+    """The `EmbeddingSource.space` part of an identity (the finder's mode cut off), for checks
+    that only need vectors to be comparable: a reference made from a catalogue embedded with
+    ``auto`` serves a query embedded with ``off`` or ``on``, since the finder chooses which pixels
+    of a picture are embedded, not the space the vectors live in."""
+    return identity.split(_FINDER_MARK, 1)[0]
 
 
 @dataclass
@@ -99,6 +153,9 @@ class Embeddings:
             not recorded; None for files written before they were kept.
         shard: ``(K, N)`` when the file holds shard K of N of a folder (``embed --shard``), so
             that ``merge`` can check it has every shard; None for a whole folder.
+        paintings: what was done to find the painting in each image, one per row
+            (`painting_finder.FoundPainting`, without its measures; None for a row nobody looked
+            at), or None when the file holds no records (``find_painting`` off, older files).
     """
 
     paths: list[str]
@@ -107,10 +164,13 @@ class Embeddings:
     root: str = ""
     stamps: np.ndarray | None = None
     shard: tuple[int, int] | None = None
+    paintings: list[FoundPainting | None] | None = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.paths):
             raise ValueError(f"vectors must be [{len(self.paths)}, D], got shape {self.vectors.shape}")
+        if self.paintings is not None and len(self.paintings) != len(self.paths):
+            raise ValueError(f"paintings must hold {len(self.paths)} records, got {len(self.paintings)}")
         if self.stamps is not None and self.stamps.shape != (len(self.paths), STAMP_FIELDS):
             raise ValueError(
                 f"stamps must be [{len(self.paths)}, {STAMP_FIELDS}], got shape {self.stamps.shape}"
@@ -122,6 +182,10 @@ class Embeddings:
     def index(self) -> dict[str, int]:
         """Row of each path."""
         return {p: i for i, p in enumerate(self.paths)}
+
+    def painting(self, row: int) -> FoundPainting | None:
+        """The painting finder's record of one row, or None when nobody looked at its image."""
+        return self.paintings[row] if self.paintings is not None else None
 
 
 def partial_path(out: str | Path) -> Path:
@@ -157,6 +221,10 @@ def save_embeddings(path: str | Path, embeddings: Embeddings) -> Path:
         arrays["stamps"] = np.ascontiguousarray(embeddings.stamps, dtype=np.int64)
     if embeddings.shard is not None:
         arrays["shard"] = np.asarray(embeddings.shard, dtype=np.int64)
+    if embeddings.paintings is not None and any(found is not None for found in embeddings.paintings):
+        from painter_match.inference.painting_records import to_arrays
+
+        arrays.update(to_arrays(embeddings.paintings))
 
     with atomic.atomic_file(path) as handle:
         np.savez(handle, **arrays)
@@ -188,6 +256,8 @@ def load_embeddings(path: str | Path) -> Embeddings:
             root = str(data["root"][()]) if "root" in data.files else ""
             stamps = np.asarray(data["stamps"]) if "stamps" in data.files else None
             shard_record = np.asarray(data["shard"]) if "shard" in data.files else None
+            # The painting finder's records: a file without them (off, or older) reads as before.
+            records = {key: np.asarray(data[key]) for key in data.files if key.startswith("painting_")}
     except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile, EOFError) as err:
         # numpy and zipfile raise any of these for a damaged file (a truncated partial file too).
         cause = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
@@ -215,7 +285,22 @@ def load_embeddings(path: str | Path) -> Embeddings:
         root=root,
         stamps=stamps,
         shard=_shard(path, shard_record),
+        paintings=_paintings(path, records, len(paths), source),
     )
+
+
+def _paintings(
+    path: Path, records: dict[str, np.ndarray], count: int, source: EmbeddingSource
+) -> list[FoundPainting | None] | None:
+    """The painting finder's records an embeddings file holds, checked; None when it holds none."""
+    if not records:
+        return None
+    from painter_match.inference.painting_records import from_arrays
+
+    try:
+        return from_arrays(records, count, source.find_painting, source.painting_edge)
+    except ValueError as error:
+        raise DataError(f"{path}: bad painting records ({error}); embed the folder again") from None
 
 
 def _shard(path: Path, record: np.ndarray | None) -> tuple[int, int] | None:
@@ -294,17 +379,22 @@ def merge(
     """Combine embeddings of one source into one set ordered as ``order`` (paths missing from
     every part are left out; a path in several parts takes the last one's vector and stamp).
 
-    The stamps are kept where any part has them (`UNKNOWN_STAMP` for rows of parts without);
-    the result records no shard."""
+    The stamps are kept where any part has them (`UNKNOWN_STAMP` for rows of parts without), and
+    so are the painting finder's records (None for rows of parts without); the result records no
+    shard."""
     rows: dict[str, np.ndarray] = {}
     stamps: dict[str, tuple[int, ...]] = {}
+    found: dict[str, FoundPainting | None] = {}
     stamped = any(part.stamps is not None for part in parts)
+    recorded = any(part.paintings is not None for part in parts)
     for part in parts:
         part_stamps = part.stamps.tolist() if part.stamps is not None else None
         for row, (p, v) in enumerate(zip(part.paths, part.vectors)):
             rows[p] = v
             if stamped:
                 stamps[p] = tuple(part_stamps[row]) if part_stamps is not None else UNKNOWN_STAMP
+            if recorded:
+                found[p] = part.painting(row)
     kept = [p for p in order if p in rows]
     dim = source.info.embedding_dim
     vectors = np.stack([rows[p] for p in kept]) if kept else np.empty((0, dim), dtype=np.float32)
@@ -316,4 +406,5 @@ def merge(
         stamps=np.asarray([stamps[p] for p in kept], dtype=np.int64).reshape(len(kept), STAMP_FIELDS)
         if stamped
         else None,
+        paintings=[found[p] for p in kept] if recorded else None,
     )

@@ -7,7 +7,8 @@ Semantics of an existing output or partial file:
 * neither ``resume`` nor ``force``: refused, naming ``--resume`` and ``--force``;
 * ``resume``: continue from the partial file, else from the finished output, embedding only the
   images not in it yet (images that failed before are tried again); another model or view policy,
-  or another folder, is refused rather than mixed;
+  another painting finder mode (``find_painting``, ``painting_edge``), or another folder, is
+  refused rather than mixed;
 * ``force``: start over; the old files are replaced when the new run finishes.
 
 Unreadable images are skipped and listed in ``OUT.errors.csv`` (``strict``: the first one stops
@@ -30,6 +31,7 @@ import numpy as np
 
 from painter_match import atomic
 from painter_match.data.images import find_images
+from painter_match.data.painting_finder import FoundPainting
 from painter_match.errors import FORCE, RESUME, STRICT, DataError, OutputError, PainterMatchError, spell
 from painter_match.inference.embeddings import (
     STAMP_FIELDS,
@@ -97,7 +99,17 @@ class EmbedFolderResult:
             else None,
             "dim": self.embeddings.source.info.embedding_dim,
             "views": 1 + self.embeddings.source.views.crops,
+            "find_painting": self.paintings(),
         }
+
+    def paintings(self) -> dict[str, object]:
+        """What the painting finder did to the file's images, resumed ones included: how many
+        were cropped to the painting, how many left whole and why (`painting_records.summary`)."""
+        from painter_match.inference.painting_records import summary
+
+        embeddings = self.embeddings
+        records = embeddings.paintings if embeddings.paintings is not None else [None] * len(embeddings)
+        return summary(records, embeddings.source.find_painting, embeddings.source.painting_edge)
 
 
 # Save progress at least this often...
@@ -128,6 +140,7 @@ class _Saver:
         self.shard = shard
         self.paths: list[str] = []
         self.vectors: list[np.ndarray] = []
+        self.paintings: list[FoundPainting | None] = []
         self.unsaved = 0
         self.last_save = time.monotonic()
         self.cost = 0.0
@@ -135,9 +148,14 @@ class _Saver:
         self.kept = len(done) if done is not None and target.exists() else 0
         self.failed = False
 
-    def add(self, paths: list[str], vectors: np.ndarray) -> None:
+    def add(
+        self, paths: list[str], vectors: np.ndarray, paintings: Sequence[FoundPainting | None] = ()
+    ) -> None:
+        """Keep a batch: its paths, vectors, and the painting finder's records (none when it did
+        not look); save the partial file when it is due."""
         self.paths.extend(paths)
         self.vectors.append(vectors)
+        self.paintings.extend(paintings if len(paintings) == len(paths) else [None] * len(paths))
         self.unsaved += len(paths)
         now = time.monotonic()
         if self.unsaved and now - self.last_save >= max(SAVE_EVERY_S, self.cost / SAVE_SHARE):
@@ -151,6 +169,7 @@ class _Saver:
             vectors=np.concatenate(self.vectors) if self.vectors else np.empty((0, dim), np.float32),
             source=self.source,
             root=self.root,
+            paintings=list(self.paintings) if self.source.find_painting != "off" else None,
         )
         parts = [self.done, new] if self.done is not None else [new]
         if order is None:
@@ -354,7 +373,8 @@ def _embed(
     shard: tuple[int, int] | None = None,
 ) -> EmbedFolderResult:
     model = encoder.model
-    source = EmbeddingSource(model.info, encoder.views)
+    # The finder's mode is part of the identity: a resumed run never mixes cropped and whole images.
+    source = EmbeddingSource(model.info, encoder.views, encoder.find_painting, encoder.painting_edge)
     root_abs = str(root.resolve())
     # Each image's size and times now, before any is read: recorded with its vector, so that a
     # resumed run sees which files were replaced since (a change while this run reads a file
@@ -364,6 +384,14 @@ def _embed(
     done: Embeddings | None = None
     if resume and existing:
         done = _resumable(existing[0], partial, out)
+        if done.source.space == source.space and done.source.identity != source.identity:
+            raise DataError.naming(
+                f"{existing[0]} was embedded with {{was}}, not {{now}}; images cropped to the painting and "
+                "whole images cannot be mixed in one file: resume with {was}, or {force} to start over",
+                was=done.source.finder_options,
+                now=source.finder_options,
+                force=FORCE,
+            )
         if done.source.identity != source.identity:
             raise DataError.naming(
                 f"{existing[0]} was made by model {done.source.identity}, not {source.identity} "
@@ -403,7 +431,7 @@ def _embed(
     try:
         with progress_bar("embedding", len(todo), quiet=not show_progress, unit="images") as bar:
             for batch in encoder.iter_encode(root / r for r in todo):
-                saver.add([todo[i] for i in batch.indices.tolist()], batch.vectors)
+                saver.add([todo[i] for i in batch.indices.tolist()], batch.vectors, batch.paintings)
                 for failure in batch.failures:
                     failures.append(Failure(failure.index, todo[failure.index], failure.cause))
                     if strict:

@@ -6,7 +6,9 @@ it with the model that made the file), then `nearest` ranks an embeddings file's
 each neighbour's artist is looked up by its relative path, else by its file name when that name
 is unique among the labels, and `artist_vote` ranks the artists by the sum of their neighbours'
 similarities (negative similarities count zero): attribution of an unknown painting by its k
-nearest labelled neighbours.
+nearest labelled neighbours. A neighbour that is the query's own copy (the same file content, or a
+similarity of at least `DUPLICATE_SIMILARITY`) stays in the list, marked, but has no vote: a copy
+says nothing about who painted the query, as a reference leaves out the query itself.
 """
 
 from __future__ import annotations
@@ -25,6 +27,13 @@ from painter_match.inference.embeddings import Embeddings
 if TYPE_CHECKING:
     from painter_match.inference.api import Model
     from painter_match.inference.calibration import Calibration
+
+# The least similarity at which a neighbour is taken for the query's own copy (left out of the vote).
+# Higher than a reference's `NEAR_DUPLICATE` (0.995): there 11.5% of `make demo`'s distinct paintings
+# have a neighbour at 0.995 or more, and losing a real neighbour's vote costs more than keeping a
+# re-encoded copy's; the closest two distinct paintings measured score 0.9993. The same file scores
+# 1.0 (the same pixels, embedded the same way); a copy read from another path is caught by content.
+DUPLICATE_SIMILARITY = 0.9999
 
 
 class Labels:
@@ -95,6 +104,8 @@ class Neighbour:
         artist: its artist, when labels were given and name it.
         probability: calibrated P(same artist) of the pair, when a calibration was given.
         file: the image file a page shows; None: ``path`` itself.
+        duplicate_of_query: the query's own copy (same file content, or a similarity of at least
+            `DUPLICATE_SIMILARITY`): listed, but left out of the artist vote.
     """
 
     path: str
@@ -102,6 +113,7 @@ class Neighbour:
     artist: str | None = None
     probability: float | None = None
     file: Path | None = None
+    duplicate_of_query: bool = False
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,9 @@ class SimilarResult:
         neighbours: the nearest paintings, most similar first.
         votes: the artists ranked by their neighbours' similarities (empty without labels).
         labels: where the artists came from, or None without labels.
+        collection: the collection adaptation applied (`Adaptation.record`).
+        prior: the share of same-artist pairs the probabilities assume (the calibration's own, or
+            the ``prior`` asked for); None without probabilities.
     """
 
     query: str
@@ -131,11 +146,17 @@ class SimilarResult:
     votes: tuple[ArtistVote, ...] = ()
     labels: str | None = None
     collection: Mapping[str, Any] | None = None
+    prior: float | None = None
 
     @property
     def labelled(self) -> int:
-        """How many neighbours have a known artist."""
-        return sum(1 for n in self.neighbours if n.artist is not None)
+        """How many neighbours have a known artist and a vote (the query's copies have none)."""
+        return sum(1 for n in self.neighbours if n.artist is not None and not n.duplicate_of_query)
+
+    @property
+    def duplicates(self) -> int:
+        """How many neighbours are the query's own copy, left out of the vote."""
+        return sum(1 for n in self.neighbours if n.duplicate_of_query)
 
     def to_dict(self) -> dict[str, object]:
         """The JSON-ready result ``similar --json`` prints for one query."""
@@ -149,10 +170,14 @@ class SimilarResult:
                     "similarity": n.similarity,
                     **({"probability": n.probability} if n.probability is not None else {}),
                     **({"artist": n.artist} if self.labels is not None else {}),
+                    "duplicate_of_query": n.duplicate_of_query,
                 }
                 for n in self.neighbours
             ],
+            "left_out_as_query_copy": self.duplicates,
         }
+        if self.prior is not None:
+            payload["prior"] = self.prior
         if self.labels is not None:
             payload["artists"] = [
                 {"artist": v.artist, "score": v.score, "share": v.share} for v in self.votes
@@ -200,10 +225,11 @@ def nearest(
 
 
 def artist_vote(neighbours: Sequence[Neighbour]) -> list[ArtistVote]:
-    """The neighbours' artists ranked by the sum of their similarities (negative ones count zero)."""
+    """The neighbours' artists ranked by the sum of their similarities (negative ones count zero);
+    the query's own copies (``duplicate_of_query``) have no vote."""
     votes: dict[str, float] = defaultdict(float)
     for neighbour in neighbours:
-        if neighbour.artist is not None:
+        if neighbour.artist is not None and not neighbour.duplicate_of_query:
             votes[neighbour.artist] += max(neighbour.similarity, 0.0)
     total = sum(votes.values())
     return [
@@ -221,6 +247,9 @@ def similar(
     model: Model | Callable[[], Model] | None = None,
     max_pixels: int | None = None,
     collection: str = "auto",
+    find_painting: str | None = None,
+    painting_edge: str | None = None,
+    prior: float | None = None,
 ) -> list[SimilarResult]:
     """The ``k`` paintings of an embeddings file most like a query, and a vote on its artist: what
     ``painter-match similar`` does.
@@ -238,19 +267,30 @@ def similar(
         collection: ``"auto"`` (the model's default: every vector, the queries' too, centred on
             the mean of the file's paintings when the model states it), ``"centre"`` or ``"none"``
             (`painter_match.inference.collection`); the probabilities take the matching calibration.
+        find_painting, painting_edge: look for the painting in a query embedded with ``model``
+            (`Model.encoder`); None: as the file's images were (``EmbeddingSource.find_painting``,
+            ``"off"`` for a file made before the finder), so that a query is embedded as they were.
+        prior: the share of same-artist pairs among the pairs asked about (about 1 / artists for
+            a painting against a collection): the probabilities are moved to it by Bayes' rule, as
+            ``verify --prior`` does; None: the calibration's own share, usually one half, which
+            makes unrelated painters look likely. The ranking and the vote do not change.
 
     Returns:
         One `SimilarResult` per query (one for a file, one per image for a folder), each
-        neighbour with its calibrated P(same artist) under the file's calibration.
+        neighbour with its calibrated P(same artist) under the file's calibration. A neighbour
+        that is the query's own copy is marked ``duplicate_of_query`` and has no vote.
 
     Raises:
         DataError: an empty file or folder, a query that is neither in the file nor an image
-            file, or a model other than the one that made the file.
+            file, a model other than the one that made the file, or a ``prior`` for a
+            calibration that records no share to move from.
         ImageLoadError: a query image that cannot be decoded.
+        ValueError: ``prior`` not strictly between 0 and 1.
     """
     from painter_match.data.images import find_images
     from painter_match.errors import DataError
     from painter_match.inference.embeddings import load_embeddings
+    from painter_match.inference.runtime import moved_to_prior
 
     file = embeddings if isinstance(embeddings, (str, Path)) else "the embeddings"
     if isinstance(embeddings, (str, Path)):
@@ -276,22 +316,32 @@ def similar(
             )
         # One at a time, as a query is embedded alone; decoding raises ImageLoadError naming the
         # file: a query that cannot be read is the answer.
+        source = embeddings.source
         for name in outside:
             vectors[name] = opened.embed(
-                name, views=embeddings.source.views, workers=1, max_pixels=max_pixels
+                name,
+                views=source.views,
+                workers=1,
+                max_pixels=max_pixels,
+                find_painting=find_painting if find_painting is not None else source.find_painting,
+                painting_edge=painting_edge if painting_edge is not None else source.painting_edge,
             )
     read = read_labels(labels) if isinstance(labels, (str, Path)) else labels
     info = embeddings.source.info
     adaptation, calibration = adapt_for_model(
         embeddings.vectors, info.collection, info.calibration, collection
     )
+    if calibration is not None:
+        calibration = moved_to_prior(calibration, prior, file, "embed the folder again with a current model")
     if adaptation.applied:
         embeddings = replace(embeddings, vectors=adaptation.apply(embeddings.vectors))
         vectors = {name: adaptation.apply(vector[None])[0] for name, vector in vectors.items()}
     results = []
     for name, row in zip(names, rows):
         vector = embeddings.vectors[row] if row is not None else vectors[name]
-        neighbours = nearest(embeddings, vector, k, exclude=row, labels=read, calibration=calibration)
+        found = nearest(embeddings, vector, k, exclude=row, labels=read, calibration=calibration)
+        query_file = Path(name) if row is None else _stored_file(embeddings, embeddings.paths[row])
+        neighbours = mark_duplicates(found, query_file, embeddings.root)
         results.append(
             SimilarResult(
                 name,
@@ -300,9 +350,51 @@ def similar(
                 tuple(artist_vote(neighbours)),
                 read.source if read is not None else None,
                 adaptation.record(),
+                round(float(calibration.positive_share), 6) if calibration is not None else None,
             )
         )
     return results
+
+
+def mark_duplicates(
+    neighbours: Sequence[Neighbour], query_file: Path | None, root: str | Path | None
+) -> list[Neighbour]:
+    """``neighbours`` with the query's own copies marked ``duplicate_of_query``.
+
+    A copy is a neighbour at `DUPLICATE_SIMILARITY` or more, or, among those at the reference's
+    `NEAR_DUPLICATE` or more (a few files at most, so the digests cost little), one whose file
+    under ``root`` holds the same bytes as ``query_file``.
+    """
+    from painter_match.inference.reference_set import NEAR_DUPLICATE, file_digest
+
+    query_digest: str | None = None
+    marked = []
+    for n in neighbours:
+        duplicate = n.similarity >= DUPLICATE_SIMILARITY
+        if not duplicate and n.similarity >= NEAR_DUPLICATE and query_file is not None:
+            other = _stored_file_under(root, n.path)
+            if other is not None:
+                if query_digest is None:
+                    query_digest = _digest_or_none(query_file, file_digest)
+                duplicate = query_digest is not None and _digest_or_none(other, file_digest) == query_digest
+        marked.append(replace(n, duplicate_of_query=True) if duplicate else n)
+    return marked
+
+
+def _stored_file(embeddings: Embeddings, path: str) -> Path | None:
+    return _stored_file_under(embeddings.root, path)
+
+
+def _stored_file_under(root: str | Path | None, path: str) -> Path | None:
+    file = Path(root) / path if root else Path(path)
+    return file if file.is_file() else None
+
+
+def _digest_or_none(file: Path, digest: Callable[[Path], str]) -> str | None:
+    try:
+        return digest(file)
+    except OSError:  # a file gone or unreadable: judged by similarity alone
+        return None
 
 
 def _open(model: Model | Callable[[], Model] | None) -> Model:

@@ -495,10 +495,17 @@ def check_reference(reference: Reference, source: str, name: str, *, fitted: boo
     """Refuse a reference made by another model and views than ``source``, or (with ``fitted``) one
     without a fitted pair model.
 
+    The painting finder's mode (``--find-painting``, part of an embeddings file's identity) is not
+    compared (`embeddings.space_of`): it chooses which pixels of each picture were embedded, not the
+    space the vectors live in, so a reference of catalogue images serves photos cropped to the
+    painting, and references made before the finder existed keep working.
+
     Raises:
         DataError: naming ``name`` (the file, or what the caller calls it) and both identities.
     """
-    if reference.source != source:
+    from painter_match.inference.embeddings import space_of
+
+    if space_of(reference.source) != space_of(source):
         raise DataError(
             f"{name} was made from the embeddings of model {reference.source or 'unknown'}, not of "
             f"{source} that embeds these paintings; make the reference again with this model "

@@ -215,6 +215,12 @@ def merge_embeddings(
         parts = [load_embeddings(f) for f in files]
         first = parts[0]
         for file, part in zip(files[1:], parts[1:]):
+            if part.source.space == first.source.space and part.source.identity != first.source.identity:
+                raise DataError(
+                    f"{file} was embedded with {part.source.finder_options[1]}, but {files[0]} with "
+                    f"{first.source.finder_options[1]}; images cropped to the painting and whole images cannot "
+                    "be merged: embed every shard with the same --find-painting and --painting-edge"
+                )
             if part.source.identity != first.source.identity:
                 raise DataError(
                     f"{file} was made by model {part.source.identity}, but {files[0]} by "
@@ -271,6 +277,10 @@ def merge_embeddings(
             source=first.source,
             root=root,
             stamps=stamps,
+            # What the painting finder did to each image travels with its vector (None: not looked at).
+            paintings=[parts[index].painting(row) for _, index, row in rows]
+            if any(part.paintings is not None for part in parts)
+            else None,
         )
         failures = sorted(
             {row for file in files if errors_path(file).exists() for row in read_errors(errors_path(file))}

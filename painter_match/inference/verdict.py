@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from painter_match.data.painting_finder import FoundPainting
 from painter_match.data.views import Views
 from painter_match.inference.calibration import Calibration
 
@@ -37,6 +38,11 @@ class SameArtist:
         reference: the reference's file (or ``"a reference"``), or None without one.
         artists: with a reference, each painting's most probable reference artists
             (`painter_match.inference.reference.top_artists`); empty without one.
+        collection: the collection adaptation's record (`painter_match.inference.collection`).
+        paintings: what was done to find the painting in each of the two images
+            (`painting_finder.FoundPainting`: the quadrilateral embedded, or the whole image and
+            why); None for an image nobody looked at (``find_painting`` off).
+        find_painting, painting_edge: the painting finder's options the two were embedded with.
     """
 
     probability: float
@@ -49,6 +55,9 @@ class SameArtist:
     reference: str | None = None
     artists: tuple[Mapping[str, Any], ...] = ()
     collection: Mapping[str, Any] | None = None
+    paintings: tuple[FoundPainting | None, ...] = ()
+    find_painting: str = "off"
+    painting_edge: str = "frame"
 
     @property
     def same_artist(self) -> bool:
@@ -56,7 +65,11 @@ class SameArtist:
         return self.verdict == "same artist"
 
     def to_dict(self) -> dict[str, object]:
-        """The JSON-ready fields ``verify --json`` prints."""
+        """The JSON-ready fields ``verify --json`` prints; ``paintings`` holds each image's
+        `painting_records.record_json` (``quad`` in the original image's pixels, or null and the
+        reason it was embedded whole)."""
+        from painter_match.inference.painting_records import record_json
+
         return {
             "similarity": round(self.similarity, 6),
             "probability": round(self.probability, 6),
@@ -65,6 +78,11 @@ class SameArtist:
             "prior": self.prior,
             "views": 1 + self.views.crops,
             "collection": dict(self.collection) if self.collection is not None else None,
+            "find_painting": self.find_painting,
+            "painting_edge": self.painting_edge if self.find_painting != "off" else None,
+            "paintings": [
+                record_json(found, self.find_painting, self.painting_edge) for found in self.paintings
+            ],
             **(
                 {"reference": self.reference, "reference_artists": list(self.artists)} if self.artists else {}
             ),
