@@ -69,3 +69,19 @@ def tiny_checkpoint(synth_dir: Path, tmp_path_factory: pytest.TempPathFactory) -
     config = tiny_config(synth_dir, out, augment=("flip",), device="cpu")
     train(config)
     return out / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def readable_paintings(synth_dir: Path) -> list[Path]:
+    """The synthetic test paintings that decode (the fixture's corrupt files left out), sorted."""
+    from painter_match.data.images import load_image
+    from painter_match.errors import ImageLoadError
+
+    readable = []
+    for path in sorted((synth_dir / "test").iterdir()):
+        try:
+            load_image(path)
+        except ImageLoadError:
+            continue
+        readable.append(path)
+    return readable

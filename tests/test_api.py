@@ -15,7 +15,6 @@ from no_torch import NO_TORCH
 from onnx_models import tiny_info, write_tiny_model
 
 import painter_match
-from painter_match.data.images import load_image
 from painter_match.errors import ImageLoadError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,15 +29,9 @@ def _readme_example() -> str:
 
 
 @pytest.fixture()
-def workplace(synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def workplace(readable_paintings: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder the README's names work in: a.jpg, b.jpg, scans/ and pairs.csv, and a model."""
-    readable = []
-    for path in sorted((synth_dir / "test").iterdir()):
-        try:
-            load_image(path)
-        except ImageLoadError:
-            continue
-        readable.append(path)
+    readable = readable_paintings
     (tmp_path / "scans").mkdir()
     for name, source in zip(("a.jpg", "b.jpg"), readable[:2]):
         shutil.copy(source, tmp_path / name)

@@ -58,7 +58,11 @@ def test_small_collections_fall_back_to_no_adaptation_and_say_why() -> None:
 
 def test_none_is_honoured_and_unknown_methods_are_refused() -> None:
     rows = _unit_rows(50, 8, seed=5)
-    assert adapt_to_collection(rows, "none").record() == {"method": "none", "paintings": 50, "reason": "not asked for"}
+    assert adapt_to_collection(rows, "none").record() == {
+        "method": "none",
+        "paintings": 50,
+        "reason": "not asked for",
+    }
     with pytest.raises(ValueError, match="unknown collection adaptation 'mean'"):
         adapt_to_collection(rows, "mean")
 

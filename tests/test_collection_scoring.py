@@ -36,9 +36,9 @@ def place(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         _painting(scans / f"p{i:02d}.png", seed=i)
     names = sorted(p.name for p in scans.iterdir())
     rows = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
-    pd.DataFrame({"index": range(len(rows)), "image1": [a for a, _ in rows], "image2": [b for _, b in rows]}).to_csv(
-        tmp_path / "pairs.csv", index=False
-    )
+    pd.DataFrame(
+        {"index": range(len(rows)), "image1": [a for a, _ in rows], "image2": [b for _, b in rows]}
+    ).to_csv(tmp_path / "pairs.csv", index=False)
     info = tiny_info()
     from dataclasses import replace
 
@@ -71,7 +71,9 @@ def test_score_centres_on_the_collection_with_the_centred_calibration(place: Pat
     plain = painter_match.score_pairs("pairs.csv", "none.csv", "emb.npz", collection="none")
     assert plain.collection is not None and plain.collection["method"] == "none"
     np.testing.assert_allclose(
-        pd.read_csv("none.csv")["sameArtist"].to_numpy(), _expected(place, place / "emb.npz", centred=False), atol=2e-6
+        pd.read_csv("none.csv")["sameArtist"].to_numpy(),
+        _expected(place, place / "emb.npz", centred=False),
+        atol=2e-6,
     )
     assert not np.allclose(written, pd.read_csv("none.csv")["sameArtist"].to_numpy(), atol=1e-3)
 
@@ -84,7 +86,9 @@ def test_the_cli_records_the_adaptation_and_images_give_the_same_scores(
     assert main(["score", "pairs.csv", "--embeddings", "emb.npz", "-o", "a.csv", "--json", "-q"]) == 0
     assert json.loads(capsys.readouterr().out)["collection"] == {"method": "centre", "paintings": 24}
     assert main(["score", "pairs.csv", "--images", "scans", "-o", "b.csv", "-q"]) == 0
-    np.testing.assert_allclose(pd.read_csv("a.csv")["sameArtist"], pd.read_csv("b.csv")["sameArtist"], atol=2e-5)
+    np.testing.assert_allclose(
+        pd.read_csv("a.csv")["sameArtist"], pd.read_csv("b.csv")["sameArtist"], atol=2e-5
+    )
 
 
 def test_a_small_collection_falls_back_to_plain_cosines_and_says_why(place: Path) -> None:
@@ -106,10 +110,17 @@ def test_the_order_of_the_embeddings_does_not_change_a_score(place: Path) -> Non
     names, vectors = [Path(loaded.paths[i]).name for i in order], loaded.vectors[order]
     straight = [Path(p).name for p in loaded.paths]
     model = painter_match.load()
-    one = painter_match.score_pairs("pairs.csv", "one.csv", names=straight, vectors=loaded.vectors,
-                                    calibration=model.info.calibration, model=model)
-    two = painter_match.score_pairs("pairs.csv", "two.csv", names=names, vectors=vectors,
-                                    calibration=model.info.calibration, model=model)
+    one = painter_match.score_pairs(
+        "pairs.csv",
+        "one.csv",
+        names=straight,
+        vectors=loaded.vectors,
+        calibration=model.info.calibration,
+        model=model,
+    )
+    two = painter_match.score_pairs(
+        "pairs.csv", "two.csv", names=names, vectors=vectors, calibration=model.info.calibration, model=model
+    )
     assert one.collection == two.collection == {"method": "centre", "paintings": 24}
     assert Path("one.csv").read_bytes() == Path("two.csv").read_bytes()
 
@@ -142,7 +153,16 @@ def test_evaluate_centres_on_the_paintings_evaluated_and_reports_the_verdicts(
     model = write_tiny_model(tmp_path / "tiny.onnx", info=info)
     reports = {}
     for choice in ("auto", "none"):
-        argv = ["evaluate", str(model), str(synth_dir), "--no-baseline", "--collection", choice, "--json", "-q"]
+        argv = [
+            "evaluate",
+            str(model),
+            str(synth_dir),
+            "--no-baseline",
+            "--collection",
+            choice,
+            "--json",
+            "-q",
+        ]
         assert main(argv) == 0
         reports[choice] = json.loads(capsys.readouterr().out)
     assert reports["auto"]["collection"]["method"] == "centre"

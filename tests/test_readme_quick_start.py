@@ -11,8 +11,6 @@ import pandas as pd
 import pytest
 
 from painter_match.cli import main
-from painter_match.data.images import load_image
-from painter_match.errors import ImageLoadError
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,7 +19,9 @@ def _quick_start() -> list[str]:
     text = (REPO / "README.md").read_text(encoding="utf-8")
     head = text.split("\n## ", 2)
     assert head[1].startswith("Quick start"), "the README's first section is not the Quick start"
-    assert text[: text.index("## Quick start")].count("\n") < 30, "the Quick start must be in the first 30 lines"
+    assert text[: text.index("## Quick start")].count("\n") < 30, (
+        "the Quick start must be in the first 30 lines"
+    )
     block = re.search(r"```sh\n(.*?)```", head[1], re.S)
     assert block, "the Quick start has no sh block"
     return [line.split("#", 1)[0].strip() for line in block.group(1).splitlines() if line.strip()]
@@ -35,15 +35,12 @@ def test_the_quick_start_is_short_and_starts_with_the_install() -> None:
 
 
 def test_the_quick_start_runs_as_written(
-    synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    readable_paintings: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    readable = []
-    for path in sorted((synth_dir / "test").iterdir()):
-        try:
-            load_image(path)
-        except ImageLoadError:
-            continue
-        readable.append(path)
+    readable = readable_paintings
     folder, test = tmp_path / "my-paintings", tmp_path / "test"
     folder.mkdir()
     test.mkdir()
@@ -53,9 +50,9 @@ def test_the_quick_start_runs_as_written(
     for name, source in zip(("unknown.jpg", "a.jpg", "b.jpg"), readable):
         shutil.copy(source, folder / name)
     names = sorted(p.name for p in test.iterdir())
-    pd.DataFrame(
-        {"index": range(len(names) - 1), "image1": names[:-1], "image2": names[1:]}
-    ).to_csv(tmp_path / "submission_info.csv", index=False)
+    pd.DataFrame({"index": range(len(names) - 1), "image1": names[:-1], "image2": names[1:]}).to_csv(
+        tmp_path / "submission_info.csv", index=False
+    )
     monkeypatch.delenv("PAINTER_MATCH_MODEL", raising=False)
     monkeypatch.chdir(tmp_path)  # no ./models/ here: the packaged model answers
     for line in _quick_start()[1:]:
