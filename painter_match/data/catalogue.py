@@ -83,7 +83,7 @@ def detect_layout(data_dir: str | Path) -> tuple[Layout, str]:
         return "folders", FOLDER_PER_ARTIST
     raise DataError(
         f"{root}: found neither {ALL_DATA_INFO} / {TRAIN_INFO} (Kaggle layout) nor artist "
-        "sub-folders (folder-per-artist layout); see README.md, 'Data layouts'"
+        "sub-folders (folder-per-artist layout); see docs/model-contract.md, 'Data layouts'"
     )
 
 

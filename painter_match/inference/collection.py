@@ -5,7 +5,7 @@ its own offset to every embedding: lighting, white balance, the camera's and the
 processing. Between two pictures of one source that shared offset dominates the cosine, so that
 two unrelated paintings photographed alike look related. Subtracting the mean embedding of the
 collection being compared removes what all its pictures share and leaves what tells them apart
-(README, "Real photographs").
+(docs/real-photographs.md).
 
 The mean is taken over the distinct paintings of the collection (an embeddings file; the images a
 pairs file names), in float64 over the rows sorted by value, so it is the same whatever the order

@@ -69,7 +69,7 @@ DEFAULT_UNKNOWN_SIMILARITY = 0.7
 # best reference similarities and the cosine normalised by each one's neighbours (adaptive
 # s-norm) were dropped: on real paintings of artists the encoder never saw they lowered the
 # unseen-pair AUC (0.899 against 0.903 for the cosine alone; 0.8925 with them) and on `make demo`
-# they did not help (README, "Scoring with a reference").
+# they did not help (docs/reference-scoring.md).
 FEATURES = (
     "bias",
     "cosine",

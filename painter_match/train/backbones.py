@@ -170,7 +170,7 @@ class CompactBackbone(nn.Module):
     Each image is first standardised per channel (instance normalisation, no learnt weights):
     photographs of paintings differ in exposure and white balance, and a painter's hand is in the
     strokes rather than in the overall brightness of one photograph. On the synthetic painters
-    this took held-out validation AUC from 0.856 to 0.909 at 16 epochs (README, "Training
+    this took held-out validation AUC from 0.856 to 0.909 at 16 epochs (docs/training.md, "Training
     results"). The channel mean and standard deviation of every block are concatenated, so the
     fine texture seen by the first block reaches the embedding as directly as the coarse shapes
     seen by the last; global pooling also makes the network indifferent to the input size.
@@ -371,7 +371,7 @@ def build_encoder(
             `painter_match.train.efficientnet_lite.TAPS`; None for the default
             (stage2..stage7 and head).
         head_hidden: the EfficientNet-Lites' head width; 0 for a linear head (BatchNorm ->
-            dropout -> Linear), which generalised better to unseen artists (README, "Real paintings").
+            dropout -> Linear), which generalised better to unseen artists (docs/results.md).
 
     Returns:
         An `Encoder` in training mode.

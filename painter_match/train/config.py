@@ -34,7 +34,7 @@ LOSSES = ("triplet", "contrastive", "pair", "proxy")
 # "photo": the painting photographed (`painter_match.data.photographed`: frame, perspective, glare,
 # colour cast, blur, noise, JPEG) at training's own ranges and seeds, not the test copies'.
 AUGMENTATIONS = ("crop", "flip", "affine", "color", "grey", "perspective", "blur", "photo")
-# Measured best on the synthetic painters (README, "Training results"); crops matter more for
+# Measured best on the synthetic painters (docs/training.md, "Training results"); crops matter more for
 # full-size real paintings, where brushwork is finer than the input resolution.
 DEFAULT_AUGMENT = ("flip", "color", "grey")
 
@@ -237,7 +237,7 @@ class TrainConfig:
 
 
 # Named sets of defaults; options given on the command line still win. "real" is the recipe
-# measured best on real paintings of artists held out from training (README, "Real paintings",
+# measured best on real paintings of artists held out from training (docs/results.md,
 # third round: 4 artist-disjoint folds of 328 artists): a frozen ImageNet EfficientNet-Lite0 whose
 # style statistics feed a head of one hidden layer (BatchNorm, Linear 512, ReLU, dropout, Linear),
 # the backbone run once per painting (feature cache), at 224 px (+0.038 over 128 px), trained 6
