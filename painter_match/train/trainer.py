@@ -342,7 +342,7 @@ class _Validation:
     # None when centring costs the validation pairs more than CENTRING_TOLERANCE of AUC: then the
     # model states no collection adaptation and its embeddings are compared as they are.
     centred_calibration: Calibration | None = None
-    centred_auc: float | None = None
+    centred_auc: float = float("nan")
 
 
 def is_collapsed(validation: _Validation, epoch: int) -> bool:
