@@ -172,3 +172,28 @@ def test_evaluate_centres_on_the_paintings_evaluated_and_reports_the_verdicts(
     check = reports["auto"]["calibration_check"]
     assert 0.0 <= check["different_called_same"] <= 1.0 and 0.0 <= check["same_called_same"] <= 1.0
     assert check["accuracy_all_different"] == pytest.approx(1.0 - reports["auto"]["same_artist_share"])
+
+
+def test_centring_with_a_reference_is_a_usage_error(place: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["embed", "scans", "-o", "emb.npz", "-q"]) == 0
+    labels = place / "labels.csv"
+    names = sorted(p.name for p in (place / "scans").iterdir())
+    pd.DataFrame({"filename": names, "artist": [f"artist{i // 4}" for i in range(len(names))]}).to_csv(
+        labels, index=False
+    )
+    assert main(["reference", "emb.npz", "--labels", str(labels), "-o", "ref.npz", "-q"]) == 0
+    capsys.readouterr()
+    argv = ["score", "pairs.csv", "--embeddings", "emb.npz", "--reference", "ref.npz", "-o", "out.csv", "-q"]
+    assert main([*argv, "--collection", "centre"]) == 2
+    assert "--collection centre cannot be combined with a reference" in capsys.readouterr().err
+    assert not (place / "out.csv").exists()
+    assert (
+        main(
+            ["verify", "scans/p00.png", "scans/p01.png", "--reference", "ref.npz", "--collection", "emb.npz"]
+        )
+        == 2
+    )
+    assert "give --reference or --collection, not both" in capsys.readouterr().err
+    # auto with a reference: the reference's pair model, plain cosines, said so.
+    assert main([*argv, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["collection"]["reason"] == "scored with a reference"

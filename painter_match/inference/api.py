@@ -317,8 +317,10 @@ class Model:
         from painter_match.inference.embeddings import load_embeddings
 
         if reference is not None:
-            raise ValueError(
-                "give a reference or a collection, not both: the reference's pair model takes plain cosines"
+            raise UsageError.naming(
+                "give {reference} or {collection}, not both: the reference's pair model takes plain cosines",
+                reference=("reference=", "--reference"),
+                collection=("collection=", "--collection"),
             )
         loaded = load_embeddings(collection) if isinstance(collection, (str, Path)) else collection
         if loaded.source.info.identity != self.info.identity:

@@ -25,7 +25,7 @@ import numpy as np
 
 from painter_match import atomic
 from painter_match.data.images import normalise_name, resolve_inside
-from painter_match.errors import DataError
+from painter_match.errors import DataError, UsageError
 from painter_match.inference.calibration import Calibration
 from painter_match.inference.collection import CollectionAdaptation, CollectionPolicy, adapt_for_model
 from painter_match.inference.embeddings import Embeddings, EmbeddingSource, load_embeddings
@@ -333,9 +333,10 @@ def _adapted(
     """The collection adaptation the scores take, and its calibration (none with a reference)."""
     if reference is not None:
         if choice == "centre":
-            raise ValueError(
-                "collection='centre' cannot be combined with a reference: its pair model was fitted on "
-                "plain cosines; leave the collection adaptation at 'auto' or 'none'"
+            raise UsageError.naming(
+                "{centre} cannot be combined with a reference: its pair model was fitted on plain "
+                "cosines; leave the collection adaptation at auto or none",
+                centre=("collection='centre'", "--collection centre"),
             )
         return CollectionAdaptation("none", len(vectors), reason="scored with a reference"), calibration
     return adapt_for_model(vectors, policy, calibration, choice)
