@@ -104,7 +104,7 @@ class CollectionAdaptation:
         return centre_on(embeddings, self.mean)
 
     def record(self) -> dict[str, object]:
-        """What `--json`, the embeddings file and the reports say was done."""
+        """What `--json` (``collection``) and `evaluate` say was done."""
         out: dict[str, object] = {
             "method": self.method if self.applied else "none",
             "paintings": self.paintings,
@@ -119,8 +119,10 @@ def collection_mean(embeddings: np.ndarray) -> np.ndarray:
     rows = np.asarray(embeddings, dtype=np.float32)
     if rows.ndim != 2 or len(rows) == 0:
         raise ValueError(f"expected a non-empty [N, D] array of embeddings, got shape {rows.shape}")
+    # Summed in one fixed order (the rows sorted by value), so that a shuffled file gives the same bits.
     order = np.lexsort(rows.T[::-1])
-    return rows[order].astype(np.float64).sum(axis=0).__truediv__(len(rows)).astype(np.float32)
+    total = rows[order].astype(np.float64).sum(axis=0)
+    return (total / len(rows)).astype(np.float32)
 
 
 def centre_on(embeddings: np.ndarray, mean: np.ndarray) -> np.ndarray:
