@@ -15,7 +15,9 @@ onnx. tests/test_onnx_models.py, where onnx is installed, builds the same graph 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -111,11 +113,14 @@ def tensor_value_info(name: str, elem_type: int, shape: list[int | str]) -> byte
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
-def _stats(prefix: str, x: str, nodes: list[bytes]) -> list[str]:
-    """Nodes for mean, std, |dx| and |dy| of a float [N, H, W, 3] tensor; returns four [N, 3] names."""
+def _stats(prefix: str, x: str, nodes: list[Any], make: Callable[..., Any] = make_node) -> list[str]:
+    """Nodes for mean, std, |dx| and |dy| of a float [N, H, W, 3] tensor; returns four [N, 3] names.
+
+    ``make`` builds each node: `make_node` here, ``onnx.helper.make_node`` in the onnx check.
+    """
 
     def node(op: str, inputs: list[str], name: str, **attrs: int | list[int]) -> str:
-        nodes.append(make_node(op, inputs, [f"{prefix}{name}"], **attrs))
+        nodes.append(make(op, inputs, [f"{prefix}{name}"], **attrs))
         return f"{prefix}{name}"
 
     mean = node("ReduceMean", [x], "mean", axes=[1, 2], keepdims=0)

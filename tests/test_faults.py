@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from disk_faults import fill_disk, free_disk
+from fault_kit import IMAGES, make_data
 from onnx_models import tiny_info, write_tiny_model
 from PIL import Image
 
@@ -37,7 +38,6 @@ from painter_match.inference.embeddings import (
 )
 
 REPO = Path(__file__).parent.parent
-IMAGES = 10
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -96,31 +96,7 @@ def _wait_for(path: Path, process: subprocess.Popen[str]) -> None:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """A tiny model, a folder of small paintings, a pairs file and its solution (read-only)."""
-    root = tmp_path_factory.mktemp("faults")
-    images = root / "images"
-    images.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(IMAGES):
-        pixels = (rng.random((40 + i, 48, 3)) * 255 * (0.3 + 0.07 * i)).astype(np.uint8)
-        Image.fromarray(pixels).save(images / f"{i}.png")
-    names = [f"{i}.png" for i in range(IMAGES)]
-    pairs = root / "pairs.csv"
-    pairs.write_text(
-        "index,image1,image2\n" + "".join(f"{k},{names[k]},{names[k - 1]}\n" for k in range(IMAGES))
-    )
-    solution = root / "solution.csv"
-    solution.write_text("index,sameArtist\n" + "".join(f"{k},{k % 2}\n" for k in range(IMAGES)))
-    model = write_tiny_model(root / "model.onnx", info=tiny_info())
-    embeddings = root / "e.npz"
-    assert main(["embed", str(images), "-o", str(embeddings), "-m", str(model), "-q"]) == 0
-    return {
-        "root": root,
-        "images": images,
-        "pairs": pairs,
-        "solution": solution,
-        "model": model,
-        "e": embeddings,
-    }
+    return make_data(tmp_path_factory.mktemp("faults"))
 
 
 @pytest.fixture()

@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from onnx_models import FLOAT, IR_VERSION, OPSET, UINT8, build_tiny_model, tiny_info, tiny_initializers
+from onnx_models import (
+    FLOAT,
+    IR_VERSION,
+    OPSET,
+    UINT8,
+    _stats,
+    build_tiny_model,
+    tiny_info,
+    tiny_initializers,
+)
 
 from painter_match.inference.model import METADATA_KEY
 
@@ -12,22 +21,7 @@ from onnx import TensorProto, helper, numpy_helper  # noqa: E402
 
 
 def _helper_stats(prefix: str, x: str, nodes: list) -> list[str]:
-    def node(op: str, inputs: list[str], name: str, **attrs: object) -> str:
-        nodes.append(helper.make_node(op, inputs, [f"{prefix}{name}"], **attrs))
-        return f"{prefix}{name}"
-
-    mean = node("ReduceMean", [x], "mean", axes=[1, 2], keepdims=0)
-    square = node("Mul", [x, x], "sq")
-    mean_sq = node("ReduceMean", [square], "mean_sq", axes=[1, 2], keepdims=0)
-    var = node("Sub", [mean_sq, node("Mul", [mean, mean], "mean2")], "var")
-    std = node("Sqrt", [node("Relu", [var], "var_pos")], "std")
-    outs = [mean, std]
-    for axis, tag in ((2, "dx"), (1, "dy")):
-        head = node("Slice", [x, "c_one", "c_big", f"c_axis{axis}"], f"{tag}_head")
-        tail = node("Slice", [x, "c_zero", "c_minus_one", f"c_axis{axis}"], f"{tag}_tail")
-        diff = node("Abs", [node("Sub", [head, tail], f"{tag}_diff")], f"{tag}_abs")
-        outs.append(node("ReduceMean", [diff], f"{tag}_mean", axes=[1, 2], keepdims=0))
-    return outs
+    return _stats(prefix, x, nodes, make=helper.make_node)
 
 
 def _helper_model(input_size: int, dim: int, seed: int, metadata: str | None):

@@ -239,7 +239,7 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
 
 def validation_calibration(h, X, rows, labels, cfg, centre: bool):
     """Platt fit on all pairs of the run's validation artists (held out of its training)."""
-    E = embed(h, X[rows, 0], cfg, *_imstats(X, rows))
+    E = embed(h, X[rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
     if centre:
         E = centre_on(E, collection_mean(E))
     iu, ju, same = all_pairs(labels)
@@ -251,10 +251,6 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool):
 
 
 _STATS: dict = {}
-
-
-def _imstats(X, rows):
-    return (_STATS.get("imagenet"), _STATS.get("head_cols"))
 
 
 def run(name: str, cfg: dict) -> dict:

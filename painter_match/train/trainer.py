@@ -388,19 +388,18 @@ def _validate(
     accuracy, _ = best_threshold_accuracy(labels, similarity)
     centred = centre_on(embeddings, collection_mean(embeddings))
     centred_similarity = pairwise_cosine(centred, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
+    auc, centred_auc = roc_auc(labels, similarity), roc_auc(labels, centred_similarity)
     return _Validation(
-        auc=roc_auc(labels, similarity),
+        auc=auc,
         accuracy=accuracy,
         mean_cosine=mean_pairwise_cosine(embeddings),
         score_std=float(similarity.std()),
         calibration=fit_calibration(similarity, labels),
         failures=failures,
         centred_calibration=(
-            fit_calibration(centred_similarity, labels)
-            if roc_auc(labels, centred_similarity) >= roc_auc(labels, similarity) - CENTRING_TOLERANCE
-            else None
+            fit_calibration(centred_similarity, labels) if centred_auc >= auc - CENTRING_TOLERANCE else None
         ),
-        centred_auc=roc_auc(labels, centred_similarity),
+        centred_auc=centred_auc,
     )
 
 
