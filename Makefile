@@ -42,7 +42,7 @@ test-all: install  ## run every test, the slow ones too
 # The inference install (`pip install painter-match` plus the dev extra: no torch, torchvision or
 # onnx) in a venv of its own. The suite must pass there too, the torch tests skipping with a reason
 # (-ra in setup.cfg prints each): that proves the torch wall. setuptools as pyproject.toml's build
-# system, since tests/test_packaged_model.py builds the wheel without build isolation.
+# system, since tests/install/test_packaged_model.py builds the wheel without build isolation.
 INF_VENV  := .venv-inference
 INF_STAMP := $(INF_VENV)/.installed
 $(INF_STAMP): setup.cfg pyproject.toml
@@ -179,8 +179,8 @@ bench: install  ## time every stage against its limit and the usual way (BENCH_A
 
 .PHONY: man
 # The page is committed and installed with the package (setup.cfg, data_files); rebuild it whenever
-# a command's options change: tests/test_man_page.py fails until it matches the parser. COLUMNS is
-# fixed because argparse wraps the usage lines to the terminal's width.
+# a command's options change: tests/install/test_man_page.py fails until it matches the parser.
+# COLUMNS is fixed because argparse wraps the usage lines to the terminal's width.
 man: install  ## rebuild the manual page man/painter-match.1 from the real parser (committed; shipped in the wheel)
 	@mkdir -p man
 	COLUMNS=80 $(BIN)/argparse-manpage --module painter_match.cli --function get_parser --project-name painter-match \
@@ -192,7 +192,7 @@ man: install  ## rebuild the manual page man/painter-match.1 from the real parse
 .PHONY: report-check
 report-check: install  ## open each HTML report in headless Chromium, check it is not blank; screenshots -> docs/
 	@test -x /usr/bin/chromium || { echo "make report-check: needs /usr/bin/chromium (apt-get install chromium)" >&2; exit 1; }
-	REPORT_SCREENSHOTS=docs $(BIN)/python -m pytest -q --run-slow tests/test_html_screenshots.py
+	REPORT_SCREENSHOTS=docs $(BIN)/python -m pytest -q --run-slow tests/evaluation/test_html_screenshots.py
 
 clean:  ## remove the generated data, runs and models (keeps .venv and the committed man page)
 	rm -rf data runs models .pytest_cache .ruff_cache .mypy_cache

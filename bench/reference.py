@@ -46,7 +46,7 @@ def measure(
     (each pair loop the fastest of ``repeats``, alternating)."""
     from painter_match.inference.calibration import Calibration
     from painter_match.inference.reference import query_evidence, score_pairs_with_reference
-    from painter_match.inference.reference_set import Combiner, Projection, Reference
+    from painter_match.inference.reference.set import Combiner, Projection, Reference
     from painter_match.inference.similarity import pairwise_cosine
 
     rng = np.random.default_rng(seed)

@@ -4,7 +4,7 @@
 embeddings of a folder-per-artist tree (``painter-match embed``), keeps the artists of ``--fold`` (the
 ones `painter-match train --hold-out-fold` kept out of the model) out of the reference, holds out
 a third of every other artist's paintings as queries, fits a reference on the remaining two
-thirds (`reference_fit.fit_reference`), and reports the ROC AUC of query pairs (every
+thirds (`reference.fit.fit_reference`), and reports the ROC AUC of query pairs (every
 same-artist pair and a sample of different-artist ones) overall, for pairs of two seen artists
 and of two unseen artists, with the calibrated cosine alone and with the reference. Test
 paintings are never in the reference, so nothing is left out as a duplicate of itself.
@@ -24,8 +24,8 @@ from painter_match.data.catalogue import artist_key, read_catalogue
 from painter_match.data.selection import fold_artists
 from painter_match.inference.embeddings import load_embeddings
 from painter_match.inference.reference import query_evidence, score_pairs_with_reference
-from painter_match.inference.reference_fit import fit_reference
-from painter_match.inference.reference_set import build_reference
+from painter_match.inference.reference.fit import fit_reference
+from painter_match.inference.reference.set import build_reference
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import roc_auc
 

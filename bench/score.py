@@ -1,12 +1,11 @@
 """Score at Kaggle scale: a pairs CSV + cached embeddings -> the submission CSV, seconds and peak memory.
 
-`measure` times `painter_match.inference.scoring.score_pairs` (the engine behind ``painter-match score
---embeddings``) and `measure_pandas` the straightforward pandas version kept beside it
-(`score_pairs_pandas_reference`, here: ``read_csv``, map names, compute,
-``to_csv``); each runs in its own child, so each peak RSS is its own (imports included). With
-``profile`` the engine's phases are also timed one at a time on the same file (parse the CSV with
-Arrow, look names up and compute the cosines, format and write the CSV), which says which one
-bounds the overlapped pipeline.
+`measure` times `painter_match.inference.scoring.engine.score_pairs` (the engine behind
+``painter-match score --embeddings``) and `measure_pandas` the straightforward pandas version kept
+beside it (`score_pairs_pandas_reference`, here: ``read_csv``, map names, compute, ``to_csv``); each
+runs in its own child, so each peak RSS is its own (imports included). With ``profile`` the engine's
+phases are also timed one at a time on the same file (parse the CSV with Arrow, look names up and
+compute the cosines, format and write the CSV), which says which one bounds the overlapped pipeline.
 """
 
 from __future__ import annotations
@@ -79,7 +78,7 @@ def measure(
     pairs_csv: str, names_json: str, vectors_npy: str, pairs: int, warmup: int, repeats: int, profile: bool
 ) -> dict[str, Any]:
     """painter-match's streaming scorer: median seconds over ``repeats`` runs after ``warmup``."""
-    from painter_match.inference.scoring import score_pairs
+    from painter_match.inference.scoring.engine import score_pairs
 
     names, vectors, calibration = _inputs(names_json, vectors_npy)
     with tempfile.TemporaryDirectory(prefix="painter-match-bench-score-") as tmp:

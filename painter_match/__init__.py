@@ -45,16 +45,16 @@ if TYPE_CHECKING:
         read_labels,
         similar,
     )
-    from painter_match.inference.reference_fit import fit_reference
-    from painter_match.inference.reference_set import (
+    from painter_match.inference.reference.fit import fit_reference
+    from painter_match.inference.reference.set import (
         Reference,
         build_reference,
         load_reference,
         save_reference,
     )
-    from painter_match.inference.scoring import ScoreSummary, unique_images
+    from painter_match.inference.scoring.engine import ScoreSummary, unique_images
+    from painter_match.inference.scoring.submission import score_pairs
     from painter_match.inference.similarity import pairwise_cosine
-    from painter_match.inference.submission import score_pairs
     from painter_match.inference.verdict import SameArtist
 
 _WHERE = {
@@ -73,17 +73,17 @@ _WHERE = {
     "save_embeddings": "painter_match.inference.embeddings",
     "embed_folder": "painter_match.inference.folder",
     "EmbedFolderResult": "painter_match.inference.folder",
-    "score_pairs": "painter_match.inference.submission",
-    "ScoreSummary": "painter_match.inference.scoring",
-    "unique_images": "painter_match.inference.scoring",
+    "score_pairs": "painter_match.inference.scoring.submission",
+    "ScoreSummary": "painter_match.inference.scoring.engine",
+    "unique_images": "painter_match.inference.scoring.engine",
     "pairwise_cosine": "painter_match.inference.similarity",
-    "Reference": "painter_match.inference.reference_set",
-    "build_reference": "painter_match.inference.reference_set",
-    "fit_reference": "painter_match.inference.reference_fit",
+    "Reference": "painter_match.inference.reference.set",
+    "build_reference": "painter_match.inference.reference.set",
+    "fit_reference": "painter_match.inference.reference.fit",
     "make_reference": "painter_match.inference.labelled",
     "ReferenceMade": "painter_match.inference.labelled",
-    "save_reference": "painter_match.inference.reference_set",
-    "load_reference": "painter_match.inference.reference_set",
+    "save_reference": "painter_match.inference.reference.set",
+    "load_reference": "painter_match.inference.reference.set",
     "nearest": "painter_match.inference.neighbours",
     "similar": "painter_match.inference.neighbours",
     "SimilarResult": "painter_match.inference.neighbours",

@@ -85,3 +85,76 @@ def readable_paintings(synth_dir: Path) -> list[Path]:
             continue
         readable.append(path)
     return readable
+
+
+# --- the command tests' data (tests/commands/) ------------------------------------------------
+# `models` and `images`: tiny hand-built ONNX models and a writable copy of the test paintings, for
+# test_embed.py, test_verify.py, test_similar.py and test_score.py (helpers in cli_kit.py).
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    from onnx_models import bad_version_metadata, tiny_info, write_tiny_model
+
+    folder = tmp_path_factory.mktemp("models")
+    return {
+        "a": write_tiny_model(folder / "a.onnx", info=tiny_info(tag="a")),
+        "b": write_tiny_model(folder / "b.onnx", info=tiny_info(tag="b"), seed=1),
+        "bare": write_tiny_model(folder / "bare.onnx", metadata=False),
+        "v99": write_tiny_model(folder / "v99.onnx", metadata=bad_version_metadata()),
+    }
+
+
+@pytest.fixture()
+def images(synth_dir: Path, tmp_path: Path) -> Path:
+    """A writable copy of the synthetic test/ folder, readable files only."""
+    from painter_match.data.images import load_image
+    from painter_match.errors import ImageLoadError
+
+    out = tmp_path / "test"
+    out.mkdir()
+    for path in sorted((synth_dir / "test").iterdir()):
+        try:
+            load_image(path)
+        except ImageLoadError:
+            continue
+        shutil.copy(path, out / path.name)
+    return out
+
+
+# `data`, `work` and `strips`: the first fault suite's, for test_score_faults.py,
+# test_embed_faults.py, test_verify_faults.py and test_export_faults.py (checks in fault_kit.py).
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny model, a folder of small paintings, a pairs file and its solution (read-only)."""
+    from fault_kit import make_data
+
+    return make_data(tmp_path_factory.mktemp("faults"))
+
+
+@pytest.fixture()
+def work(data: dict[str, Path], tmp_path: Path) -> Path:
+    """An empty folder for this test's outputs."""
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def strips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A 100000 x 1 PNG (a few hundred bytes), a 50:1 one that is still a painting, a 12-megapixel
+    scan, an ordinary painting, and a 64 px model (read-only)."""
+    import numpy as np
+    from onnx_models import tiny_info, write_tiny_model
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("strips")
+    folder = root / "images"
+    folder.mkdir()
+    Image.new("RGB", (100_000, 1), (200, 30, 30)).save(folder / "strip.png")
+    pixels = (np.random.default_rng(1).random((40, 2000, 3)) * 255).astype(np.uint8)
+    Image.fromarray(pixels).save(folder / "scroll.png")
+    Image.fromarray(pixels[:, :48]).save(folder / "normal.png")
+    Image.new("RGB", (4000, 3000), (40, 90, 160)).save(folder / "scan.png")
+    model = write_tiny_model(root / "m64.onnx", info=tiny_info(input_size=64))
+    return {"folder": folder, "model": model}

@@ -34,9 +34,11 @@ def snapshot(*paths: Path) -> dict[str, bytes]:
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary and lock files of painter-match under a folder."""
+    """Temporary and lock files of painter-match (or of the writers it replaced) under a folder."""
     return sorted(
-        p.name for p in folder.rglob("*") if atomic.TEMP_TAG in p.name or p.name.endswith(atomic.LOCK_SUFFIX)
+        p.name
+        for p in folder.rglob("*")
+        if atomic.TEMP_TAG in p.name or p.name.endswith((".tmp", atomic.LOCK_SUFFIX))
     )
 
 

@@ -8,7 +8,7 @@ painters apart a little, which is all the command tests need.
 
 The bytes are encoded here by hand (the protobuf wire format of the few ONNX messages used), so
 the inference tests run on the inference install, which has onnxruntime but neither torch nor
-onnx. tests/test_onnx_models.py, where onnx is installed, builds the same graph with
+onnx. tests/inference/test_onnx_models.py, where onnx is installed, builds the same graph with
 ``onnx.helper`` and checks that both give the same model and that it passes onnx's checker.
 """
 

@@ -79,7 +79,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def shard(text: str) -> tuple[int, int]:
-    from painter_match.inference.shards import parse_shard
+    from painter_match.inference.scale_out.shards import parse_shard
 
     try:
         return parse_shard(text)
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     from painter_match.inference.folder import EmbedInterrupted
 
     if args.engine == "ray":
-        from painter_match.inference.ray_engine import import_ray
+        from painter_match.inference.scale_out.ray_engine import import_ray
 
         import_ray()  # before the model is opened: without Ray, the one line says how to install it
     model = load_model(args)

@@ -1,8 +1,8 @@
 """``painter-match merge OUT.npz SHARD...``: one embeddings file from the shards of an ``embed --shard K/N``.
 
-A thin layer over `painter_match.inference.shards.merge_embeddings`, which checks that the shards
-share one model and view policy and hold disjoint images, and writes the file an unsharded run
-would have written.
+A thin layer over `painter_match.inference.scale_out.shards.merge_embeddings`, which checks that
+the shards share one model and view policy and hold disjoint images, and writes the file an
+unsharded run would have written.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from painter_match.inference.shards import merge_embeddings
+    from painter_match.inference.scale_out.shards import merge_embeddings
 
     result = merge_embeddings(args.output, args.shards, force=args.force, allow_partial=args.allow_partial)
     for note in result.notes:

@@ -4,7 +4,7 @@ One call of the Python API: ``--embeddings FILE`` is `painter_match.score_pairs`
 calibration is the one stored with the file, so no model is needed unless ``-m`` is given, which
 must then be the model that made them), ``--images DIR`` is `painter_match.Model.score_pairs`
 (each distinct image the pairs name resolved inside DIR and embedded once);
-`painter_match.inference.submission` documents both: missing or unreadable images (``--missing
+`painter_match.inference.scoring.submission` documents both: missing or unreadable images (``--missing
 fill``, the default, as Kaggle requires every row, gives their pairs ``--fill-value``; ``--missing
 error`` stops), ``--reference`` (the reference's fitted pair model scores each pair), ``--prior``
 and the output check (an existing file is replaced only with ``--force``, an input never).

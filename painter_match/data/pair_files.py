@@ -7,7 +7,7 @@ checked on the way: the columns, integer indices from 0 to `MAX_INDEX` that appe
 per index value), labels that are 0 or 1 (``true``/``false`` in any usual spelling too), and
 image names in their one spelling (`painter_match.data.images.normalise_name`) that stay inside
 the images folder; an error names the file and the row. `PairBlocks` and `read_solution_labels`
-are what the scoring engine (`painter_match.inference.scoring`) streams; `read_submission_info`
+are what the scoring engine (`painter_match.inference.scoring.engine`) streams; `read_submission_info`
 and `read_solution` give the same checked rows as tables, for evaluation.
 """
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from painter_match.data.painting_finder import FoundPainting
     from painter_match.inference.embeddings import Embeddings
     from painter_match.inference.folder import EmbedFolderResult
-    from painter_match.inference.reference_set import Reference
-    from painter_match.inference.scoring import Missing, ScoreSummary
+    from painter_match.inference.reference.set import Reference
+    from painter_match.inference.scoring.engine import Missing, ScoreSummary
 
 _GPU_PROVIDERS = {"cuda": "CUDAExecutionProvider", "tensorrt": "TensorrtExecutionProvider"}
 
@@ -285,7 +285,7 @@ class Model:
         artists: tuple[Mapping[str, Any], ...] = ()
         if found is not None:
             from painter_match.inference.reference import verify_with_reference
-            from painter_match.inference.reference_set import file_digest
+            from painter_match.inference.reference.set import file_digest
 
             digests = [file_digest(p) if (p := as_path(item)) is not None else None for item in items]
             probability, tops = verify_with_reference(first, second, found, digests=digests)
@@ -364,7 +364,8 @@ class Model:
             force: start over, replacing ``out`` when done.
             strict: stop at the first unreadable image instead of skipping and listing it.
             batch_size, views, workers, max_pixels: as for `encoder`.
-            shard: ``(K, N)``: embed only shard K of N of the images (`painter_match.inference.shards`).
+            shard: ``(K, N)``: embed only shard K of N of the images
+                (`painter_match.inference.scale_out.shards`).
             engine: ``"local"`` (this machine's threads) or ``"ray"`` (Ray Data actors, each with
                 one onnxruntime session; ``pip install "painter-match[ray]"``).
             address: with ``engine="ray"``, the cluster to join; None starts a local Ray.
@@ -403,7 +404,7 @@ class Model:
                 engine=("engine='ray'", "--engine ray"),
             )
         if engine == "ray":
-            from painter_match.inference.ray_engine import import_ray
+            from painter_match.inference.scale_out.ray_engine import import_ray
 
             import_ray()  # before any work: without Ray, say how to install it
 
@@ -418,7 +419,7 @@ class Model:
             )
             if engine == "local":
                 return local
-            from painter_match.inference.ray_engine import RayEncoder
+            from painter_match.inference.scale_out.ray_engine import RayEncoder
 
             return RayEncoder(
                 self.loaded,
@@ -465,7 +466,7 @@ class Model:
         painting_edge: str = "frame",
     ) -> ScoreSummary:
         """Score a Kaggle pairs file from the images it names, each embedded once: what
-        ``painter-match score --images`` does (`painter_match.inference.submission`).
+        ``painter-match score --images`` does (`painter_match.inference.scoring.submission`).
 
         Args:
             pairs_csv: ``index,image1,image2`` rows.
@@ -483,7 +484,7 @@ class Model:
                 ``missing="error"``) one that is not.
             OutputError: ``out_csv`` exists (without ``force``), is an input, or cannot be written.
         """
-        from painter_match.inference.submission import score_images
+        from painter_match.inference.scoring.submission import score_images
 
         return score_images(
             self,

@@ -240,8 +240,9 @@ def embed_folder(
         inputs: the run's inputs (``("model", path)``), which the outputs must not be.
         show_progress: draw a progress bar on stderr.
         log: receives a line when a run resumes.
-        shard: ``(K, N)``: embed only shard K of N of the images (`painter_match.inference.shards`),
-            chosen from the folder's listing before anything else; ``out`` then holds that shard.
+        shard: ``(K, N)``: embed only shard K of N of the images
+            (`painter_match.inference.scale_out.shards`), chosen from the folder's listing before
+            anything else; ``out`` then holds that shard.
 
     Raises:
         DataError: no images, an existing output without ``resume``/``force``, another model's or
@@ -288,7 +289,7 @@ def _embed_folder(
         )
     relative = [f.relative_to(root).as_posix() for f in files]
     if shard is not None:
-        from painter_match.inference.shards import select_shard
+        from painter_match.inference.scale_out.shards import select_shard
 
         k, n = shard
         relative = select_shard(relative, k, n)

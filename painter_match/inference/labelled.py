@@ -4,8 +4,8 @@ reference`` does, as one call (`make_reference`).
 The labels are read by the one label reader that ``similar --labels`` uses
 (`painter_match.inference.neighbours.read_labels`: a Kaggle ``train_info.csv`` /
 ``all_data_info.csv`` by file name, or a folder-per-artist tree whose folders are the artists);
-the labelled paintings become a `Reference` (`reference_set.build_reference`), its pair model is
-fitted on held-out paintings of its own artists (`reference_fit.fit_reference`), and the result
+the labelled paintings become a `Reference` (`reference.set.build_reference`), its pair model is
+fitted on held-out paintings of its own artists (`reference.fit.fit_reference`), and the result
 is written atomically for ``score --reference`` and ``verify --reference``.
 """
 
@@ -20,7 +20,7 @@ from painter_match import atomic
 from painter_match.errors import DataError
 from painter_match.inference.embeddings import Embeddings, load_embeddings
 from painter_match.inference.neighbours import Labels, read_labels
-from painter_match.inference.reference_set import Reference
+from painter_match.inference.reference.set import Reference
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,8 @@ def make_reference(
             or too few artists or paintings to hold some out.
         OutputError: ``out`` exists (without ``force``), is an input, or cannot be written.
     """
-    from painter_match.inference.reference_fit import fit_reference
-    from painter_match.inference.reference_set import build_reference, save_reference
+    from painter_match.inference.reference.fit import fit_reference
+    from painter_match.inference.reference.set import build_reference, save_reference
 
     file = Path(embeddings) if isinstance(embeddings, (str, Path)) else None
     artist_list = Path(unseen_artists) if isinstance(unseen_artists, (str, Path)) else None

@@ -29,7 +29,7 @@ from painter_match.inference.model import (
 from painter_match.inference.ort_builds import builds, overwritten_warning
 
 CODE_LICENSE = "MIT"
-# What MODEL_LICENSE.md says, in one line; tests/test_model_card.py checks the two agree.
+# What MODEL_LICENSE.md says, in one line; tests/install/test_model_card.py checks the two agree.
 PACKAGED_TERMS = "research and education only, not commercial use"
 OTHER_TERMS = (
     "not the packaged model: it comes under the terms of the data it was trained on and of whoever trained it"
@@ -178,8 +178,8 @@ def card_figures(text: str) -> list[Figure]:
     """The metrics of a model card's YAML header (``model-index``: ``type``, ``value``, ``name``).
 
     A reader of that one block as the card writes it, not of YAML: the package needs no YAML
-    library, and tests/test_model_card.py checks against a real YAML parser that it reads the
-    same figures.
+    library, and tests/install/test_model_card.py checks against a real YAML parser that it reads
+    the same figures.
     """
     header = _FRONT_MATTER.match(text)
     if header is None:

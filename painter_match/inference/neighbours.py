@@ -365,7 +365,7 @@ def mark_duplicates(
     `NEAR_DUPLICATE` or more (a few files at most, so the digests cost little), one whose file
     under ``root`` holds the same bytes as ``query_file``.
     """
-    from painter_match.inference.reference_set import NEAR_DUPLICATE, file_digest
+    from painter_match.inference.reference.set import NEAR_DUPLICATE, file_digest
 
     query_digest: str | None = None
     marked = []

@@ -20,7 +20,7 @@ from painter_match.data.views import Views
 from painter_match.errors import DataError, UsageError
 
 if TYPE_CHECKING:
-    from painter_match.inference.reference_set import Reference
+    from painter_match.inference.reference.set import Reference
 
 # What one view (one row of a model call) costs beyond its uint8 pixels, as a multiple of them:
 # the float input, the activations and the output. Measured 42x for the compact 96 px model
@@ -159,7 +159,7 @@ def open_reference(reference: Reference | str | Path, identity: str | None, prio
             policy, it holds no fitted pair model, or its fit recorded no share to move from.
         ValueError: ``prior`` is not strictly between 0 and 1.
     """
-    from painter_match.inference.reference_set import check_reference, load_reference
+    from painter_match.inference.reference.set import check_reference, load_reference
 
     name = reference_name(reference)
     if isinstance(reference, (str, Path)):

@@ -42,7 +42,7 @@ from painter_match.data.images import center_crop, load_image, load_pixels, resi
 from painter_match.data.photographed import TRAINING_RANGES, photograph, seed_for
 from painter_match.data.views import Views, view_pixels
 from painter_match.errors import ImageLoadError
-from painter_match.inference.reference_set import content_digests
+from painter_match.inference.reference.set import content_digests
 from painter_match.train.backbones import Encoder
 from painter_match.train.efficientnet_lite import TAPS, LiteFeatures, channel_statistics
 
