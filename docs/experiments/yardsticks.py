@@ -47,7 +47,7 @@ CACHE = RUNS / "feature-cache"
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEF = dict(
     views="global,flip", epochs=6, lr=3e-4, wd=1e-2, hidden=512, dim=256, dropout=0.5, cap=120, margin=0.2,
-    seed=0, imagenet_weight=0.0, folds="0,1,2,3", val_fraction=0.1,
+    seed=0, imagenet_weight=0.0, folds="0,1,2,3", val_fraction=0.1, cal_mean="val", min_val=2,
 )
 
 
@@ -193,25 +193,56 @@ def verdicts(sim: np.ndarray, same: np.ndarray, cal) -> dict:
                 log_loss=float(log_loss(same, p)), ece=float(ece))
 
 
-def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None) -> dict:
+def normalised_scores(S: np.ndarray, mode: str) -> np.ndarray:
+    """Scores of a collection's similarity matrix standardised by the collection itself.
+
+    ``znorm``: by the mean and std of all its off-diagonal pairs; ``snorm``: symmetric per-painting
+    normalisation (each painting's mean and std against the rest of the collection, averaged over
+    the pair's two ends, as speaker verification's S-norm does with a cohort).
+    """
+    n = len(S)
+    off = ~np.eye(n, dtype=bool)
+    if mode == "znorm":
+        v = S[off].astype(np.float64)
+        return ((S - v.mean()) / v.std()).astype(np.float32)
+    mu = (S.sum(1) - np.diag(S)) / (n - 1)
+    sq = ((S**2).sum(1) - np.diag(S) ** 2) / (n - 1)
+    sd = np.sqrt(np.maximum(sq - mu**2, 1e-12))
+    Z = (S - mu[:, None]) / sd[:, None]
+    return (0.5 * (Z + Z.T)).astype(np.float32)
+
+
+NORMS = ("znorm", "snorm")
+
+
+def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None, cal_norm=None) -> dict:
     iu, ju, same = all_pairs(labels)
     out = {"raw": roc_auc(same, (E @ E.T)[iu, ju])}
     C = centre_on(E, collection_mean(E))
-    sc = (C @ C.T)[iu, ju]
+    SC = C @ C.T
+    sc = SC[iu, ju]
     out["centred"] = roc_auc(same, sc)
     if cal_centred is not None:
         out["verdict_centred"] = verdicts(sc, same, cal_centred)
+    for mode in NORMS:
+        sn = normalised_scores(SC, mode)[iu, ju]
+        out[mode] = roc_auc(same, sn)
+        if cal_norm is not None:
+            out[f"verdict_{mode}"] = verdicts(sn, same, cal_norm[mode])
     if cal_raw is not None:
         out["verdict_raw"] = verdicts((E @ E.T)[iu, ju], same, cal_raw)
     return out
 
 
-def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=None) -> dict:
+def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=None, norm=None) -> dict:
     gc, gp = F_["gal_cat"], F_["gal_photos"]
     if centre:
         mean = collection_mean(np.concatenate([E_cat, E_ph]))
         E_cat, E_ph = centre_on(E_cat, mean), centre_on(E_ph, mean)
     S = E_ph @ E_cat.T
+    if norm is not None:
+        A = np.concatenate([E_cat, E_ph])
+        S = normalised_scores(A @ A.T, norm)[len(E_cat):, : len(E_cat)]
     own = np.array([list(gc["filename"]).index(c) for c in gp["catalogue_image"]])
     rank = (S > S[np.arange(len(own)), own][:, None]).sum(1)
     out = {}
@@ -237,20 +268,46 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
     return out
 
 
-def validation_calibration(h, X, rows, labels, cfg, centre: bool):
-    """Platt fit on all pairs of the run's validation artists (held out of its training)."""
+def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | None = None, train_rows=None):
+    """Platt fit on all pairs of the run's validation artists (held out of its training).
+
+    Centred on the validation paintings' own mean (``cal_mean=val``) or on the mean of the training
+    and validation paintings together (``cal_mean=all``): a few validation artists make a collection
+    unlike the many-artist ones the calibration is used on.
+    """
     E = embed(h, X[rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
+    z_stats = None
     if centre:
-        E = centre_on(E, collection_mean(E))
+        if cfg["cal_mean"] == "all":
+            E_tr = embed(h, X[train_rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
+            mean = collection_mean(np.concatenate([E, E_tr]))
+            E = centre_on(E, mean)
+            if norm == "znorm":
+                # the pair-score statistics of the many-artist collection (training + validation)
+                A = np.concatenate([E, centre_on(E_tr, mean)]).astype(np.float64)
+                n = len(A)
+                total = A.sum(0)
+                sq = (A * A).sum(1)
+                mu = (total @ total - sq.sum()) / (n * (n - 1))
+                G = A.T @ A
+                second = ((G * G).sum() - (sq * sq).sum()) / (n * (n - 1))
+                z_stats = (mu, np.sqrt(second - mu * mu))
+        else:
+            E = centre_on(E, collection_mean(E))
     iu, ju, same = all_pairs(labels)
     # Balanced, as the trainer's validation pairs are: every same-artist pair, as many others.
     g = np.random.default_rng(0)
     neg = g.choice(np.flatnonzero(~same), int(same.sum()), replace=False)
     keep = np.concatenate([np.flatnonzero(same), neg])
-    return fit_calibration((E @ E.T)[iu[keep], ju[keep]], same[keep])
+    if z_stats is not None:
+        S = ((E @ E.T) - z_stats[0]) / z_stats[1]
+    else:
+        S = E @ E.T if norm is None else normalised_scores(E @ E.T, norm)
+    return fit_calibration(S[iu[keep], ju[keep]], same[keep])
 
 
 _STATS: dict = {}
+_CAL_NORM: dict = {}
 
 
 def run(name: str, cfg: dict) -> dict:
@@ -270,7 +327,7 @@ def run(name: str, cfg: dict) -> dict:
     def split_train(train_mask: np.ndarray, seed: int):
         """Train rows (cap per artist) and validation rows (a tenth of the artists, for calibration)."""
         arts = sorted(set(artist[train_mask]), key=artist_key)
-        val = set(rng_artists.permutation(arts)[: max(2, int(len(arts) * cfg["val_fraction"]))])
+        val = set(rng_artists.permutation(arts)[: max(cfg["min_val"], int(len(arts) * cfg["val_fraction"]))])
         tr_df = P[train_mask & ok & ~np.isin(artist, list(val))]
         tr_df = cap_per_artist(tr_df, cfg["cap"], seed=0)
         va_df = cap_per_artist(P[train_mask & ok & np.isin(artist, list(val))], 60, seed=0)
@@ -279,7 +336,10 @@ def run(name: str, cfg: dict) -> dict:
         va = np.array([pos[p] for p in va_df["path"]])
         h = train_head(X, tr, artist[tr], view_idx, cfg, seed)
         cal_raw = validation_calibration(h, X, va, artist[va], cfg, centre=False)
-        cal_c = validation_calibration(h, X, va, artist[va], cfg, centre=True)
+        cal_c = validation_calibration(h, X, va, artist[va], cfg, centre=True, train_rows=tr)
+        _CAL_NORM.clear()
+        _CAL_NORM.update({m: validation_calibration(h, X, va, artist[va], cfg, True, m, tr) for m in NORMS})
+        print("calibrations", {m: (round(c.slope, 3), round(c.intercept, 3), round(c.threshold, 3)) for m, c in _CAL_NORM.items()}, "centred", round(cal_c.threshold, 4), flush=True)
         return h, cal_raw, cal_c, tr
 
     def rows_of(mask: np.ndarray) -> np.ndarray:
@@ -296,7 +356,7 @@ def run(name: str, cfg: dict) -> dict:
         test = np.array([fold_of[a] == k for a in artist])
         h, cal_raw, cal_c, tr = split_train(~test, 100 + k)
         te = rows_of(test)
-        r = score_set(emb(h, X[te, 0]), artist[te], cal_raw, cal_c)
+        r = score_set(emb(h, X[te, 0]), artist[te], cal_raw, cal_c, dict(_CAL_NORM))
         if k == 0:
             r["imagenet"] = score_set(imagenet(X[te, 0], hc), artist[te])["raw"]
             r["colour"] = score_set(histograms(DATA, list(P["path"][te])), artist[te])["raw"]
@@ -307,7 +367,7 @@ def run(name: str, cfg: dict) -> dict:
             photos = photographed_set(F_, te20)
             for s in STRENGTHS:
                 feats = X[te20, 0] if s == 0 else photos[s]
-                c = score_set(emb(h, feats), artist[te20], cal_raw, cal_c)
+                c = score_set(emb(h, feats), artist[te20], cal_raw, cal_c, dict(_CAL_NORM))
                 c["imagenet"] = score_set(imagenet(feats, hc), artist[te20])["raw"]
                 curve[str(s)] = c
             r["photographed"] = curve
@@ -329,7 +389,7 @@ def run(name: str, cfg: dict) -> dict:
         test_mask = (source == test_src) & ~np.isin(artist, list(train_artists))
         h, cal_raw, cal_c, _ = split_train(train_mask, 200 + len(cross))
         te = rows_of(test_mask)
-        r = score_set(emb(h, X[te, 0]), artist[te], cal_raw, cal_c)
+        r = score_set(emb(h, X[te, 0]), artist[te], cal_raw, cal_c, dict(_CAL_NORM))
         r["imagenet"] = score_set(imagenet(X[te, 0], hc), artist[te])["raw"]
         r["colour"] = score_set(histograms(DATA, list(P["path"][te])), artist[te])["raw"]
         r["artists"] = len(set(artist[te]))
@@ -344,6 +404,8 @@ def run(name: str, cfg: dict) -> dict:
     G = F_["G"]
     E_cat, E_ph = emb(h, G[:nc]), emb(h, G[nc:])
     result["gallery"] = {"raw": gallery(E_cat, E_ph, F_, False, cal_raw), "centred": gallery(E_cat, E_ph, F_, True, cal_c)}
+    for m in NORMS:
+        result["gallery"][m] = gallery(E_cat, E_ph, F_, True, _CAL_NORM[m], norm=m)
     Zall = imagenet(G, hc)
     result["gallery"]["imagenet"] = gallery(Zall[:nc], Zall[nc:], F_, False)
     gal_rels = ["gallery-photos/" + f for f in F_["gal_cat"]["filename"]] + ["gallery-photos/" + f for f in F_["gal_photos"]["photo"]]
@@ -372,7 +434,7 @@ def table(path: Path) -> str:
     for name, r in rows.items():
         cross = r["cross"]
         keys = list(cross)
-        for mode in ("raw", "centred"):
+        for mode in [m for m in ("raw", "centred", *NORMS) if m in cross[keys[0]]]:
             folds = float(np.mean([f[mode] for f in r["folds"].values()]))
             photo = r["folds"].get("0", {}).get("photographed", {}).get("1.0", {}).get(mode)
             g = r["gallery"][mode]

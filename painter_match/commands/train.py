@@ -17,6 +17,7 @@ from painter_match.commands.common import (
     add_output_options,
     add_workers,
     import_training,
+    non_negative_float,
     non_negative_int,
     positive_int,
     print_json,
@@ -83,6 +84,14 @@ def add_parser(commands: argparse._SubParsersAction) -> argparse.ArgumentParser:
         type=non_negative_int,
         default=d.head_hidden,
         help="EfficientNet-Lites: the head's hidden width; 0 for a linear head (BatchNorm, dropout, Linear)",
+    )
+    model.add_argument(
+        "--imagenet-weight",
+        type=non_negative_float,
+        default=d.imagenet_weight,
+        help="EfficientNet-Lites with --freeze all: carry the standardised, untrained ImageNet features "
+        "beside the trained embedding at this weight (0: none); they travel better to other sources "
+        "(docs/real-photographs.md)",
     )
     model.add_argument("--dropout", type=float, default=d.dropout, help="dropout before the embedding layer")
     model.add_argument(
@@ -255,6 +264,7 @@ def run(args: argparse.Namespace) -> int:
         freeze=args.freeze,
         embedding_dim=args.embedding_dim,
         head_hidden=args.head_hidden,
+        imagenet_weight=args.imagenet_weight,
         input_size=args.input_size,
         dropout=args.dropout,
         loss=args.loss,

@@ -102,7 +102,7 @@ class Calibration:
 
 
 # The priors whose probabilities can be written. Scores are float32 with six significant digits
-# (`painter_match.inference.scoring`): tiny probabilities keep their order down to float32's
+# (`painter_match.inference.scoring.engine`): tiny probabilities keep their order down to float32's
 # smallest normal number (1.2e-38), and 1e-20 leaves a model 18 orders of magnitude of likelihood
 # ratio below that; near 1 the written text steps by 1e-6, so above 1 - 1e-6 every pair the model
 # finds likelier same than not would be written as 1 and lose its order.
@@ -154,10 +154,17 @@ def prior_log_odds_shift(fitted_share: float, share: float) -> float:
     return math.log(share / (1.0 - share)) - math.log(fitted_share / (1.0 - fitted_share))
 
 
-def fit_calibration(similarity: ArrayLike, same: ArrayLike, *, iterations: int = 50) -> Calibration:
+def fit_calibration(
+    similarity: ArrayLike,
+    same: ArrayLike,
+    *,
+    iterations: int = 50,
+    bounds: tuple[float, float] = (-1.0, 1.0),
+) -> Calibration:
     """Fit Platt scaling on labelled pairs; the threshold is the similarity where P(same) = 1/2.
 
-    A small L2 penalty keeps the fit finite when the pairs are perfectly separated.
+    A small L2 penalty keeps the fit finite when the pairs are perfectly separated. The threshold
+    is clipped to ``bounds``, the range the scores can take (a cosine's, by default).
 
     Raises:
         ValueError: when there are no pairs or only one class.
@@ -184,8 +191,8 @@ def fit_calibration(similarity: ArrayLike, same: ArrayLike, *, iterations: int =
     # verdict never contradicts the printed probability; a fit that does not rise with similarity
     # (no signal) falls back to the best-accuracy cut.
     if weights[0] > 0:
-        # Clipped to the cosine's range: a weak fit may reach one half only beyond it.
-        threshold = float(np.clip(-weights[1] / weights[0], -1.0, 1.0))
+        # Clipped to the scores' range: a weak fit may reach one half only beyond it.
+        threshold = float(np.clip(-weights[1] / weights[0], *bounds))
     else:
         _, threshold = best_threshold_accuracy(y, s)
     return Calibration(

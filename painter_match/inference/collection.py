@@ -7,6 +7,13 @@ two unrelated paintings photographed alike look related. Subtracting the mean em
 collection being compared removes what all its pictures share and leaves what tells them apart
 (docs/real-photographs.md).
 
+A model may also state its centred calibration in the collection's own units
+(``units="collection"``): a similarity is read as how many standard deviations it lies above the
+collection's typical pair (the mean and spread of the similarities of all its pairs, which in a
+collection of many artists are nearly all different-artist pairs). Sources differ in how widely
+unrelated paintings spread; read in those units the verdict's threshold travels from the source
+the calibration was fitted on to others (docs/real-photographs.md, "Verdicts").
+
 The mean is taken over the distinct paintings of the collection (an embeddings file; the images a
 pairs file names), in float64 over the rows sorted by value, so it is the same whatever the order
 of the rows (deterministic and order-independent to the last bit). Below `MIN_COLLECTION`
@@ -18,7 +25,7 @@ numpy only.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -28,6 +35,11 @@ from painter_match.inference.calibration import Calibration
 # Fewer distinct paintings than this and the collection's mean is mostly the paintings themselves.
 MIN_COLLECTION = 20
 METHODS = ("centre", "none")
+# What a policy's calibration reads: plain centred cosines, or them in the collection's own units.
+UNITS = ("cosine", "collection")
+# The pair statistics are taken over at most this many of the collection's paintings (evenly
+# spaced in the sorted rows, so still order-independent): millions of pairs pin them down.
+MAX_STATISTICS_ROWS = 4096
 # What a caller may ask for: the model's own default, or one method whatever the model says.
 CHOICES = ("auto", "centre", "none")
 
@@ -40,19 +52,24 @@ class CollectionPolicy:
         method: ``"centre"`` or ``"none"``.
         min_paintings: the fewest distinct paintings a collection is centred on.
         calibration: centred similarity -> P(same artist), fitted by the trainer on its validation
-            paintings centred on their own mean. Below ``min_paintings`` the model's plain
-            calibration applies to the plain cosines.
+            paintings. Below ``min_paintings`` the model's plain calibration applies to the plain
+            cosines.
+        units: what ``calibration`` reads: ``"cosine"``, the centred cosine itself, or
+            ``"collection"``, the centred cosine standardised by the collection's pair statistics
+            (`PairStatistics`). Absent from models made before it existed: ``"cosine"``.
     """
 
     method: str
     min_paintings: int
     calibration: Calibration
+    units: str = "cosine"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "method": self.method,
             "min_paintings": self.min_paintings,
             "calibration": self.calibration.to_dict(),
+            "units": self.units,
         }
 
     @classmethod
@@ -73,7 +90,69 @@ class CollectionPolicy:
         calibration = data.get("calibration")
         if not isinstance(calibration, Mapping):
             raise ValueError(f"collection calibration must be an object, got {calibration!r}")
-        return cls(str(method), least, Calibration.from_dict(dict(calibration)))
+        units = data.get("units", "cosine")
+        if units not in UNITS:
+            raise ValueError(f"collection units must be one of {', '.join(UNITS)}, got {units!r}")
+        return cls(str(method), least, Calibration.from_dict(dict(calibration)), str(units))
+
+
+@dataclass(frozen=True)
+class PairStatistics:
+    """The mean and standard deviation of the similarities of all pairs of a collection.
+
+    Attributes:
+        mean, std: over every pair of distinct paintings (of at most `MAX_STATISTICS_ROWS`).
+        paintings: how many paintings they were taken over.
+    """
+
+    mean: float
+    std: float
+    paintings: int
+
+    def calibration_on_cosines(self, calibration: Calibration) -> Calibration:
+        """``calibration`` (which reads standardised similarities) as one that reads the cosines:
+        ``sigmoid(slope * (s - mean) / std + intercept)``, the threshold moved alike."""
+        slope = calibration.slope / self.std
+        return Calibration(
+            slope=float(slope),
+            intercept=float(calibration.intercept - slope * self.mean),
+            threshold=float(self.mean + self.std * calibration.threshold),
+            positive_share=calibration.positive_share,
+            pairs=calibration.pairs,
+        )
+
+
+def pair_statistics(embeddings: np.ndarray) -> PairStatistics:
+    """`PairStatistics` of the cosines between the rows of ``embeddings`` [N, D] (unit rows, N >= 2).
+
+    From the Gram matrix in float64, not the N x N similarities: the sum of all pair similarities
+    is |sum of rows|^2 minus the rows' own, and of their squares ||E^T E||^2 minus the rows' own.
+    The rows are sorted by value first (and thinned evenly to `MAX_STATISTICS_ROWS`), so the
+    statistics do not depend on the rows' order.
+
+    Raises:
+        ValueError: fewer than 2 rows, or a collection whose pairs are all alike (std 0).
+    """
+    rows = np.asarray(embeddings, dtype=np.float32)
+    if rows.ndim != 2 or len(rows) < 2:
+        raise ValueError(f"pair statistics need an [N, D] array of at least 2 rows, got shape {rows.shape}")
+    rows = rows[np.lexsort(rows.T[::-1])]
+    if len(rows) > MAX_STATISTICS_ROWS:
+        rows = rows[np.linspace(0, len(rows) - 1, MAX_STATISTICS_ROWS).round().astype(np.int64)]
+    a = rows.astype(np.float64)
+    n = len(a)
+    pairs = n * (n - 1)
+    own = (a * a).sum(axis=1)
+    total = a.sum(axis=0)
+    mean = (total @ total - own.sum()) / pairs
+    gram = a.T @ a
+    second = ((gram * gram).sum() - (own * own).sum()) / pairs
+    std = float(np.sqrt(max(second - mean * mean, 0.0)))
+    if not std > 1e-9:
+        raise ValueError(
+            f"the {n} paintings' pair similarities are all {mean:.4f}: nothing to standardise by"
+        )
+    return PairStatistics(float(mean), std, n)
 
 
 @dataclass(frozen=True)
@@ -86,12 +165,15 @@ class CollectionAdaptation:
         paintings: the number of distinct paintings the mean was taken over.
         reason: why ``none`` (asked for, too few paintings), or ``""``.
         mean: the mean embedding subtracted (float32 [D]), or None.
+        statistics: the centred collection's `PairStatistics` when the calibration reads the
+            collection's units, else None.
     """
 
     method: str
     paintings: int
     reason: str = ""
     mean: np.ndarray | None = None
+    statistics: PairStatistics | None = None
 
     @property
     def applied(self) -> bool:
@@ -111,6 +193,10 @@ class CollectionAdaptation:
         }
         if self.reason:
             out["reason"] = self.reason
+        if self.statistics is not None:
+            out["units"] = "collection"
+            out["pair_mean"] = round(self.statistics.mean, 6)
+            out["pair_std"] = round(self.statistics.std, 6)
         return out
 
 
@@ -173,7 +259,8 @@ def adapt_for_model(
 
     Returns:
         The adaptation (apply it to every embedding compared) and the calibration its similarities
-        take: the policy's centred calibration when centring applied, else ``plain``. A model
+        take: the policy's centred calibration when centring applied (read in the collection's
+        units when the policy says so: the returned one takes the centred cosines), else ``plain``. A model
         without a centred calibration that is centred on request keeps ``plain``, and the record
         says so: its AUC holds, its probabilities are not calibrated for centred cosines.
 
@@ -190,7 +277,16 @@ def adapt_for_model(
             "none", len(embeddings), reason="the model states no collection adaptation"
         )
     if adaptation.applied and policy is not None:
-        return adaptation, policy.calibration
+        if policy.units == "cosine":
+            return adaptation, policy.calibration
+        try:
+            statistics = pair_statistics(adaptation.apply(embeddings))
+        except ValueError:
+            # Every painting the same picture, or as good as: no spread to read the units in.
+            reason = "its paintings' pairs are all alike, so the collection has no units to read"
+            return CollectionAdaptation("none", len(embeddings), reason=reason), plain
+        adapted = replace(adaptation, statistics=statistics)
+        return adapted, statistics.calibration_on_cosines(policy.calibration)
     if adaptation.applied:
         return (
             CollectionAdaptation(

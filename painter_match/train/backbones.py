@@ -27,6 +27,7 @@ from painter_match.errors import PainterMatchError, one_line
 from painter_match.train.config import BACKBONES, LITE_BACKBONES, check_features, parse_freeze
 from painter_match.train.efficientnet_lite import (
     DEFAULT_STYLE_TAPS,
+    HEAD_CHANNELS,
     PIXEL_MEAN,
     PIXEL_STD,
     TAPS,
@@ -35,6 +36,7 @@ from painter_match.train.efficientnet_lite import (
     load_imagenet,
     set_trainable_units,
 )
+from painter_match.train.imagenet_part import ImageNetPart
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -79,7 +81,10 @@ class Encoder(nn.Module):
             side of at least `MIN_INPUT_SIZE` works, since every backbone ends in global pooling.
         feature_dim: the length of the pooled backbone features that feed the head.
         backbone: images [N, 3, H, W] (normalised) -> pooled features [N, feature_dim].
-        head: pooled features -> unnormalised embeddings [N, embedding_dim].
+        head: pooled features -> the trained part's unnormalised embeddings [N, trained_dim].
+        imagenet: None, or the untrained ImageNet features carried beside the trained part
+            (`ImageNetPart`); `embedding_dim` is then ``trained_dim + imagenet.dim``.
+        trained_dim: the length of the head's output, the part the loss trains.
         mean: buffer [1, 3, 1, 1], subtracted from the [0, 1] input.
         std: buffer [1, 3, 1, 1], divided into it after.
     """
@@ -98,12 +103,15 @@ class Encoder(nn.Module):
         feature_dim: int,
         mean: Sequence[float] = IMAGENET_MEAN,
         std: Sequence[float] = IMAGENET_STD,
+        imagenet: ImageNetPart | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.imagenet = imagenet
         self.backbone_name = backbone_name
-        self.embedding_dim = embedding_dim
+        self.trained_dim = embedding_dim
+        self.embedding_dim = embedding_dim + (imagenet.dim if imagenet is not None else 0)
         self.input_size = input_size
         self.feature_dim = feature_dim
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
@@ -140,7 +148,14 @@ class Encoder(nn.Module):
         Raises:
             ValueError: when `x` is not a float tensor of shape [N, 3, H, W].
         """
-        return F.normalize(self.head(self.features(x)), dim=1)
+        return self.embed_features(self.features(x))
+
+    def embed_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Unit-length embeddings [N, embedding_dim] from pooled features [N, feature_dim]."""
+        trained = F.normalize(self.head(features), dim=1)
+        if self.imagenet is None:
+            return trained
+        return F.normalize(torch.cat([trained, self.imagenet(features)], dim=1), dim=1)
 
     def train(self, mode: bool = True) -> Encoder:
         """Set training mode, except that frozen BatchNorm layers of the backbone stay in eval mode.
@@ -244,10 +259,19 @@ def _lite_encoder(
     features: str,
     taps: Sequence[str] | None,
     head_hidden: int,
+    imagenet_weight: float,
 ) -> Encoder:
     lite = LiteFeatures(backbone, features=features, taps=DEFAULT_STYLE_TAPS if taps is None else taps)
     if pretrained:
         load_imagenet(lite.net)
+    imagenet = None
+    if imagenet_weight:
+        columns = lite.pooled_columns()
+        if columns is None:
+            raise ValueError(
+                "imagenet_weight needs the head conv's features: pooled features, or style with the head tap"
+            )
+        imagenet = ImageNetPart(columns, imagenet_weight)
     return Encoder(
         lite,
         _lite_head(lite.feature_dim, embedding_dim, dropout, head_hidden),
@@ -257,6 +281,7 @@ def _lite_encoder(
         feature_dim=lite.feature_dim,
         mean=LITE_MEAN,
         std=LITE_STD,
+        imagenet=imagenet,
     )
 
 
@@ -346,6 +371,7 @@ def build_encoder(
     features: str = "auto",
     taps: Sequence[str] | None = None,
     head_hidden: int = LITE_HIDDEN,
+    imagenet_weight: float = 0.0,
 ) -> Encoder:
     """Build an encoder.
 
@@ -372,6 +398,10 @@ def build_encoder(
             (stage2..stage7 and head).
         head_hidden: the EfficientNet-Lites' head width; 0 for a linear head (BatchNorm ->
             dropout -> Linear), which generalised better to unseen artists (docs/results.md).
+        imagenet_weight: above 0 (EfficientNet-Lites with the head conv's features only), the
+            embedding also carries the standardised, untrained ImageNet features at this
+            weight beside the trained part (`painter_match.train.imagenet_part`); its length is
+            then ``embedding_dim`` plus theirs (1280).
 
     Returns:
         An `Encoder` in training mode.
@@ -401,6 +431,14 @@ def build_encoder(
         raise ValueError(f"head_hidden must be an integer >= 0, got {head_hidden!r}")
     if head_hidden != LITE_HIDDEN and backbone not in LITE_BACKBONES:
         raise ValueError(f"head_hidden is for {', '.join(LITE_BACKBONES)}; got backbone {backbone!r}")
+    if (
+        isinstance(imagenet_weight, bool)
+        or not isinstance(imagenet_weight, (int, float))
+        or imagenet_weight < 0
+    ):
+        raise ValueError(f"imagenet_weight must be a number >= 0, got {imagenet_weight!r}")
+    if imagenet_weight and backbone not in LITE_BACKBONES:
+        raise ValueError(f"imagenet_weight is for {', '.join(LITE_BACKBONES)}; got backbone {backbone!r}")
     if backbone == "compact":
         if pretrained:
             raise ValueError(
@@ -426,6 +464,7 @@ def build_encoder(
             features=resolved,
             taps=taps,
             head_hidden=head_hidden,
+            imagenet_weight=float(imagenet_weight),
         )
     return _resnet_encoder(
         backbone, embedding_dim=embedding_dim, input_size=input_size, pretrained=pretrained, dropout=dropout
@@ -477,6 +516,8 @@ def encoder_config(encoder: Encoder) -> dict[str, Any]:
         three floats, and for an EfficientNet-Lite also ``"features"`` (pooled or style) and
         ``"taps"`` (the depths they come from). Dropout is not recorded: it has no weights and
         is off at inference; nor is freezing, which changes how it trains but not what it is.
+        ``embedding_dim`` is the output's length; with the ImageNet part (``"imagenet_weight"``)
+        that includes its columns.
     """
     config: dict[str, Any] = {
         "backbone": encoder.backbone_name,
@@ -489,6 +530,8 @@ def encoder_config(encoder: Encoder) -> dict[str, Any]:
         config["features"] = encoder.backbone.features
         config["taps"] = list(encoder.backbone.taps)
         config["head_hidden"] = _head_hidden(encoder.head)
+        if encoder.imagenet is not None:
+            config["imagenet_weight"] = encoder.imagenet.weight
     return config
 
 
@@ -529,7 +572,8 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
     optional: tuple[str, ...] = ()
     if config.get("backbone") in LITE_BACKBONES:
         expected += _LITE_FIELDS
-        optional = ("head_hidden",)  # absent from checkpoints made before the choice existed
+        # Absent from checkpoints made before the choice existed, and imagenet_weight when 0.
+        optional = ("head_hidden", "imagenet_weight")
     missing = [f for f in expected if f not in config]
     if missing:
         raise ValueError(f"encoder config lacks field(s) {', '.join(missing)}")
@@ -558,10 +602,14 @@ def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
             "features": features,
             "taps": list(taps) if features == "style" else None,
             "head_hidden": config.get("head_hidden", LITE_HIDDEN),
+            "imagenet_weight": config.get("imagenet_weight", 0.0),
         }
+    trained_dim = config["embedding_dim"]
+    if lite.get("imagenet_weight"):
+        trained_dim -= HEAD_CHANNELS
     try:
         encoder = build_encoder(
-            config["backbone"], embedding_dim=config["embedding_dim"], input_size=config["input_size"], **lite
+            config["backbone"], embedding_dim=trained_dim, input_size=config["input_size"], **lite
         )
     except ValueError as exc:
         raise ValueError(f"invalid encoder config: {exc}") from exc

@@ -26,6 +26,7 @@ from painter_match.data.catalogue import DataDirs, catalogue_root
 from painter_match.data.pairs import Pairs
 from painter_match.errors import PainterMatchError
 from painter_match.inference.calibration import Calibration
+from painter_match.inference.collection import UNITS
 from painter_match.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -79,9 +80,12 @@ class Checkpoint:
     optimizer: dict[str, Any] = field(default_factory=dict)
     scheduler: dict[str, Any] = field(default_factory=dict)
     scaler: dict[str, Any] = field(default_factory=dict)
-    # Validation pairs' calibration on embeddings centred on the validation paintings' mean (the
-    # model's collection adaptation); None in checkpoints saved before it was fitted.
+    # Validation pairs' calibration on centred embeddings (the model's collection adaptation);
+    # None in checkpoints saved before it was fitted. ``collection_units`` says what it reads
+    # (`painter_match.inference.collection.UNITS`): "cosine" in checkpoints saved before the
+    # collection's own units.
     collection_calibration: Calibration | None = None
+    collection_units: str = "cosine"
 
     def train_config(self) -> TrainConfig:
         """The run's options."""
@@ -180,6 +184,8 @@ class Checkpoint:
             values["calibration"] = Calibration.from_dict(state["calibration"])
             if state.get("collection_calibration") is not None:
                 values["collection_calibration"] = Calibration.from_dict(state["collection_calibration"])
+            if values.get("collection_units", "cosine") not in UNITS:
+                raise ValueError(f"collection_units is {values['collection_units']!r}, not one of {UNITS}")
             values["validation"] = pairs
             return cls(**values)
         except KeyError as err:
@@ -240,6 +246,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "optimizer": dict,
     "scheduler": dict,
     "scaler": dict,
+    "collection_units": str,
 }
 
 

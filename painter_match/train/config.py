@@ -156,6 +156,7 @@ class TrainConfig:
     freeze: str = "none"
     embedding_dim: int = 256
     head_hidden: int = 512
+    imagenet_weight: float = 0.0
     input_size: int = 96
     dropout: float = 0.0
     loss: str = "proxy"
@@ -196,6 +197,17 @@ class TrainConfig:
         if self.head_hidden != 512 and self.backbone not in LITE_BACKBONES:
             raise ValueError(
                 f"--head-hidden is for {', '.join(LITE_BACKBONES)}; backbone {self.backbone!r} has its own head"
+            )
+        if self.imagenet_weight < 0:
+            raise ValueError(f"imagenet_weight must be 0 (none) or more, got {self.imagenet_weight}")
+        if self.imagenet_weight and (
+            self.backbone not in LITE_BACKBONES or parse_freeze(self.freeze) != 0 or self.features == "pooled"
+        ):
+            # The part is the untrained ImageNet features: a backbone that trains would change them
+            # under the statistics it was standardised with.
+            raise ValueError(
+                f"--imagenet-weight needs {' or '.join(LITE_BACKBONES)} with --pretrained --freeze all "
+                "and style features"
             )
         if not 0 < self.backbone_lr_scale <= 1:
             raise ValueError(f"backbone_lr_scale must lie in (0, 1], got {self.backbone_lr_scale}")
@@ -254,6 +266,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "input_size": 224,
         "embedding_dim": 256,
         "head_hidden": 512,
+        "imagenet_weight": 0.5,
         "dropout": 0.5,
         "loss": "triplet",
         "epochs": 6,

@@ -69,7 +69,7 @@ _BASE_STAGES = (
     _Stage(3, 1, 192, 320, 6, 1),
 )
 _STEM_CHANNELS = 32
-_HEAD_CHANNELS = 1280
+HEAD_CHANNELS = 1280
 
 
 @dataclass(frozen=True)
@@ -228,15 +228,15 @@ class EfficientNetLite(nn.Module):
             stage_ends.append(len(blocks) - 1)
             tap_channels[f"stage{number + 1}"] = out_channels
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = SameConv2d(in_channels, _HEAD_CHANNELS, 1)
-        self._bn1 = _bn(_HEAD_CHANNELS)
-        tap_channels["head"] = _HEAD_CHANNELS
+        self._conv_head = SameConv2d(in_channels, HEAD_CHANNELS, 1)
+        self._bn1 = _bn(HEAD_CHANNELS)
+        tap_channels["head"] = HEAD_CHANNELS
         self.stage_ends = tuple(stage_ends)
         self.tap_channels = tap_channels
         self.num_classes = num_classes
         self._dropout = nn.Dropout(spec.dropout)
         if num_classes:
-            self._fc = nn.Linear(_HEAD_CHANNELS, num_classes)
+            self._fc = nn.Linear(HEAD_CHANNELS, num_classes)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -354,7 +354,18 @@ class LiteFeatures(nn.Module):
             self.feature_dim = sum(2 * self.net.tap_channels[t] for t in self.taps)
         else:
             self.taps = ("head",)
-            self.feature_dim = _HEAD_CHANNELS
+            self.feature_dim = HEAD_CHANNELS
+
+    def pooled_columns(self) -> tuple[int, int] | None:
+        """Where the returned vectors hold the head conv's pooled channels (what ImageNet's
+        classifier sees): ``(start, stop)``, or None for style features without the head tap."""
+        if self.features == "pooled":
+            return (0, HEAD_CHANNELS)
+        if "head" not in self.taps:
+            return None
+        # Style statistics are [mean, std] per tap in network order, and the head is the last tap.
+        start = self.feature_dim - 2 * HEAD_CHANNELS
+        return (start, start + HEAD_CHANNELS)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         maps = self.net.forward_taps(x, self.taps)

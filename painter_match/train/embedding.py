@@ -62,7 +62,9 @@ def checkpoint_embedder(checkpoint: str | Path, *, workers: int | None = None) -
             saved.calibration,
             frozenset(artist_digest(a) for a in saved.train_artists),
             collection=(
-                CollectionPolicy("centre", MIN_COLLECTION, saved.collection_calibration)
+                CollectionPolicy(
+                    "centre", MIN_COLLECTION, saved.collection_calibration, saved.collection_units
+                )
                 if saved.collection_calibration is not None
                 else None
             ),

@@ -38,12 +38,12 @@ from painter_match.data.selection import run_paintings, split_by_artist
 from painter_match.data.views import Views, crop_side
 from painter_match.errors import DataError, PainterMatchError
 from painter_match.inference.calibration import Calibration, fit_calibration
-from painter_match.inference.collection import centre_on, collection_mean
 from painter_match.inference.similarity import pairwise_cosine
 from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.augment import EvalTransform, ViewsTransform, load_side, train_transform
 from painter_match.train.backbones import LITE_HIDDEN, Encoder, build_encoder, encoder_config, freeze_backbone
 from painter_match.train.checkpoint import Checkpoint, load_state_strict
+from painter_match.train.collection_fit import centred_validation
 from painter_match.train.config import LITE_BACKBONES, TrainConfig, parse_freeze
 from painter_match.train.data import ArtistBatchSampler, Batch, PaintingDataset, collate, label_codes
 from painter_match.train.feature_cache import build_feature_cache, cached_view_names, supports_cache
@@ -100,10 +100,16 @@ class _Siamese(nn.Module):
         self.loss = loss
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        return self.loss(self.encoder(images), labels)
+        return self.forward_features(self.encoder.features(images), labels)
 
     def forward_features(self, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-        """The loss from stored backbone features: the head alone runs (frozen backbone)."""
+        """The loss from backbone features (stored ones: the head alone runs).
+
+        The loss sees the trained part only; the untrained ImageNet part, when the encoder carries
+        one, just gathers the training paintings' statistics here.
+        """
+        if self.encoder.imagenet is not None:
+            self.encoder.imagenet.observe(features)
         return self.loss(nn.functional.normalize(self.encoder.head(features), dim=1), labels)
 
 
@@ -112,6 +118,7 @@ class _Cached:
     """Frozen-backbone features of the training paintings (every stored view) and validation ones."""
 
     train: torch.Tensor  # [n_train, V, D]
+    train_readable: np.ndarray  # [n_train] bool
     val: torch.Tensor  # [n_val, V_val, D]: the global view, and the default view policy's crops if stored
     val_readable: np.ndarray  # [n_val] bool
     val_failures: list[tuple[int, str]]
@@ -162,6 +169,7 @@ def _cache_features(
     val_views = [0] + [names.index(f"crop{i}") for i in range(1, views.crops + 1) if f"crop{i}" in names]
     return _Cached(
         train=torch.from_numpy(cache.features[:n_train]).to(device),
+        train_readable=cache.readable[:n_train],
         val=torch.from_numpy(cache.features[n_train:][:, val_views]).to(device),
         val_readable=cache.readable[n_train:],
         val_failures=[(i - n_train, cause) for i, cause in cache.failures if i >= n_train],
@@ -337,8 +345,9 @@ class _Validation:
     score_std: float
     calibration: Calibration
     failures: list[tuple[int, str]]
-    # The same pairs' calibration with the validation paintings centred on their own mean: what
-    # a model's default collection adaptation (`painter_match.inference.collection`) scores on.
+    # The same pairs' calibration centred and standardised on the collection of training and
+    # validation paintings (`painter_match.train.collection_fit`): what a model's default
+    # collection adaptation (`painter_match.inference.collection`) scores with.
     # None when centring costs the validation pairs more than CENTRING_TOLERANCE of AUC: then the
     # model states no collection adaptation and its embeddings are compared as they are.
     centred_calibration: Calibration | None = None
@@ -361,10 +370,24 @@ def _embed_cached(encoder: Encoder, cached: _Cached) -> tuple[np.ndarray, np.nda
     indices = np.flatnonzero(cached.val_readable)
     rows = cached.val[torch.from_numpy(indices).to(cached.val.device)]
     n, views = rows.shape[:2]
-    per_view = nn.functional.normalize(encoder.head(rows.flatten(0, 1)), dim=1).float().view(n, views, -1)
+    per_view = encoder.embed_features(rows.flatten(0, 1)).float().view(n, views, -1)
     embeddings = nn.functional.normalize(per_view.mean(dim=1), dim=1).cpu().numpy()
     encoder.train(was_training)
     return embeddings, indices
+
+
+@torch.no_grad()
+def _embed_cached_training(encoder: Encoder, cached: _Cached, chunk: int = 4096) -> np.ndarray:
+    """The readable training paintings' embeddings (global view) from stored features ``[m, D]``."""
+    was_training = encoder.training
+    encoder.eval()
+    rows = torch.from_numpy(np.flatnonzero(cached.train_readable)).to(cached.train.device)
+    parts = [
+        encoder.embed_features(cached.train[rows[i : i + chunk], 0]).float().cpu().numpy()
+        for i in range(0, len(rows), chunk)
+    ]
+    encoder.train(was_training)
+    return np.concatenate(parts) if parts else np.empty((0, encoder.embedding_dim), np.float32)
 
 
 def _validate(
@@ -386,9 +409,13 @@ def _validate(
         )
     similarity = pairwise_cosine(embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
     accuracy, _ = best_threshold_accuracy(labels, similarity)
-    centred = centre_on(embeddings, collection_mean(embeddings))
-    centred_similarity = pairwise_cosine(centred, row_of[pairs.first[usable]], row_of[pairs.second[usable]])
-    auc, centred_auc = roc_auc(labels, similarity), roc_auc(labels, centred_similarity)
+    # With stored features the training paintings complete the collection at little cost; read
+    # from images they would take another pass over them every epoch.
+    others = _embed_cached_training(encoder, cached) if cached is not None else None
+    centred = centred_validation(
+        embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]], labels, others
+    )
+    auc = roc_auc(labels, similarity)
     return _Validation(
         auc=auc,
         accuracy=accuracy,
@@ -397,9 +424,9 @@ def _validate(
         calibration=fit_calibration(similarity, labels),
         failures=failures,
         centred_calibration=(
-            fit_calibration(centred_similarity, labels) if centred_auc >= auc - CENTRING_TOLERANCE else None
+            centred.calibration if centred.calibration and centred.auc >= auc - CENTRING_TOLERANCE else None
         ),
-        centred_auc=centred_auc,
+        centred_auc=centred.auc,
     )
 
 
@@ -467,6 +494,7 @@ def train(
         dropout=config.dropout,
         features=config.features,
         head_hidden=config.head_hidden if config.backbone in LITE_BACKBONES else LITE_HIDDEN,
+        imagenet_weight=config.imagenet_weight,
     )
     # Frozen parameters stay out of the optimizer below; frozen BatchNorm layers stay in eval
     # mode through every model.train() (Encoder.train), so their running statistics stay put.
@@ -627,6 +655,7 @@ def train(
                 encoder=model.encoder.state_dict(),
                 calibration=validation.calibration,
                 collection_calibration=validation.centred_calibration,
+                collection_units="collection",
                 val_auc=validation.auc,
                 train_artists=data.train_artists,
                 val_artists=sorted(set(data.val["artist"])),

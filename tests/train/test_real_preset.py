@@ -93,6 +93,9 @@ def test_preset_real_trains_a_frozen_head_from_the_command_line(
     assert state.config["freeze"] == "all" and state.config["input_size"] == 48
     assert state.config["loss"] == "triplet"  # the preset's, as measured best on the folds
     assert state.encoder_config["head_hidden"] == 512
+    # The untrained ImageNet features ride beside the 16 trained dimensions.
+    assert state.encoder_config["imagenet_weight"] == 0.5
+    assert state.encoder_config["embedding_dim"] == 16 + 1280
     assert state.config["views"]["crops"] == 2
     assert state.encoder_config["backbone"] == "efficientnet_lite0"
 

@@ -104,7 +104,9 @@ def model_info(
             weights=weights_digest(state.encoder),
             training_artists=tuple(sorted({artist_digest(artist) for artist in state.train_artists})),
             collection=(
-                CollectionPolicy("centre", MIN_COLLECTION, state.collection_calibration)
+                CollectionPolicy(
+                    "centre", MIN_COLLECTION, state.collection_calibration, state.collection_units
+                )
                 if state.collection_calibration is not None
                 else None
             ),
