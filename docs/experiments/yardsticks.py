@@ -215,6 +215,13 @@ def normalised_scores(S: np.ndarray, mode: str) -> np.ndarray:
 NORMS = ("znorm", "snorm")
 
 
+def standardise_dims(E: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
+    """Each dimension centred and scaled by the collection's (``ref``'s) mean and std, rows unit."""
+    ref = E if ref is None else ref
+    Z = (E - ref.mean(0)) / (ref.std(0) + 1e-6)
+    return (Z / np.linalg.norm(Z, axis=1, keepdims=True)).astype(np.float32)
+
+
 def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None, cal_norm=None) -> dict:
     iu, ju, same = all_pairs(labels)
     out = {"raw": roc_auc(same, (E @ E.T)[iu, ju])}
@@ -224,6 +231,11 @@ def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None,
     out["centred"] = roc_auc(same, sc)
     if cal_centred is not None:
         out["verdict_centred"] = verdicts(sc, same, cal_centred)
+    D = standardise_dims(E)
+    SD = D @ D.T
+    out["dimstd"] = roc_auc(same, SD[iu, ju])
+    if cal_norm is not None and "dimstd" in cal_norm:
+        out["verdict_dimstd"] = verdicts(normalised_scores(SD, "znorm")[iu, ju], same, cal_norm["dimstd"])
     for mode in NORMS:
         sn = normalised_scores(SC, mode)[iu, ju]
         out[mode] = roc_auc(same, sn)
@@ -236,6 +248,10 @@ def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None,
 
 def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=None, norm=None) -> dict:
     gc, gp = F_["gal_cat"], F_["gal_photos"]
+    if norm == "dimstd":
+        A = standardise_dims(np.concatenate([E_cat, E_ph]))
+        E_cat, E_ph = A[: len(E_cat)], A[len(E_cat):]
+        centre, norm = False, "znorm"
     if centre:
         mean = collection_mean(np.concatenate([E_cat, E_ph]))
         E_cat, E_ph = centre_on(E_cat, mean), centre_on(E_ph, mean)
@@ -299,7 +315,16 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | No
     g = np.random.default_rng(0)
     neg = g.choice(np.flatnonzero(~same), int(same.sum()), replace=False)
     keep = np.concatenate([np.flatnonzero(same), neg])
-    if z_stats is not None:
+    if norm == "dimstd":
+        E0 = embed(h, X[rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
+        E_tr = embed(h, X[train_rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
+        allE = np.concatenate([E0, E_tr])
+        A = standardise_dims(allE)
+        Sa = A @ A.T
+        off = ~np.eye(len(A), dtype=bool)
+        mu, sd = Sa[off].mean(), Sa[off].std()
+        S = (Sa[: len(E0), : len(E0)] - mu) / sd
+    elif z_stats is not None:
         S = ((E @ E.T) - z_stats[0]) / z_stats[1]
     else:
         S = E @ E.T if norm is None else normalised_scores(E @ E.T, norm)
@@ -338,7 +363,7 @@ def run(name: str, cfg: dict) -> dict:
         cal_raw = validation_calibration(h, X, va, artist[va], cfg, centre=False)
         cal_c = validation_calibration(h, X, va, artist[va], cfg, centre=True, train_rows=tr)
         _CAL_NORM.clear()
-        _CAL_NORM.update({m: validation_calibration(h, X, va, artist[va], cfg, True, m, tr) for m in NORMS})
+        _CAL_NORM.update({m: validation_calibration(h, X, va, artist[va], cfg, True, m, tr) for m in (*NORMS, "dimstd")})
         print("calibrations", {m: (round(c.slope, 3), round(c.intercept, 3), round(c.threshold, 3)) for m, c in _CAL_NORM.items()}, "centred", round(cal_c.threshold, 4), flush=True)
         return h, cal_raw, cal_c, tr
 
@@ -404,7 +429,7 @@ def run(name: str, cfg: dict) -> dict:
     G = F_["G"]
     E_cat, E_ph = emb(h, G[:nc]), emb(h, G[nc:])
     result["gallery"] = {"raw": gallery(E_cat, E_ph, F_, False, cal_raw), "centred": gallery(E_cat, E_ph, F_, True, cal_c)}
-    for m in NORMS:
+    for m in (*NORMS, "dimstd"):
         result["gallery"][m] = gallery(E_cat, E_ph, F_, True, _CAL_NORM[m], norm=m)
     Zall = imagenet(G, hc)
     result["gallery"]["imagenet"] = gallery(Zall[:nc], Zall[nc:], F_, False)
