@@ -18,7 +18,7 @@ torch = pytest.importorskip("torch", reason="training tests need the [train] ext
 from tiny_training import tiny_config  # noqa: E402
 
 from painter_match.errors import DataError, PainterMatchError  # noqa: E402
-from painter_match.train import trainer as trainer_module  # noqa: E402
+from painter_match.train import run_setup  # noqa: E402
 from painter_match.train.checkpoint import Checkpoint, CheckpointError  # noqa: E402
 from painter_match.train.trainer import (  # noqa: E402
     CollapseError,
@@ -122,7 +122,7 @@ def test_collapse_detector() -> None:
 
 
 def test_collapse_stops_training(synth_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real_build = trainer_module.build_encoder
+    real_build = run_setup.build_encoder  # set-up builds the encoder
 
     def collapsed_encoder(*args: object, **kwargs: object) -> torch.nn.Module:
         encoder = real_build(*args, **kwargs)  # type: ignore[arg-type]
@@ -133,7 +133,7 @@ def test_collapse_stops_training(synth_dir: Path, tmp_path: Path, monkeypatch: p
                 module.requires_grad_(False)
         return encoder
 
-    monkeypatch.setattr(trainer_module, "build_encoder", collapsed_encoder)
+    monkeypatch.setattr(run_setup, "build_encoder", collapsed_encoder)
     with pytest.raises(CollapseError, match="embedding collapse at epoch 1"):
         train(tiny_config(synth_dir, tmp_path / "run", epochs=3))
 
