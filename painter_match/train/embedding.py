@@ -19,7 +19,7 @@ from painter_match.inference.collection import MIN_COLLECTION, CollectionPolicy
 from painter_match.train.augment import EvalTransform
 from painter_match.train.checkpoint import Checkpoint
 from painter_match.train.data import PaintingDataset, collate
-from painter_match.train.trainer import embed_dataset
+from painter_match.train.validation import embed_dataset
 from painter_match.workers import loader_processes
 
 # The no-training ImageNet baseline: EfficientNet-Lite0's pooled head features at its ImageNet
