@@ -11,7 +11,7 @@ SYNTH_ARGS ?= --artists 72 --test-artists 16 --paintings 14 --max-size 1200
 # four crops at twice that (the model's default views, so embed uses them) lifted the demo's
 # test AUC from 0.844 to 0.902, and with the train/ reference from 0.919 to 0.953 (README).
 TRAIN_ARGS ?= --views 4
-SRC    := painter_match tests $(wildcard export bench)
+SRC    := painter_match tests docs/experiments $(wildcard export bench)
 # Rules pinned here so that a newer ruff with other defaults gives the same verdict.
 RUFF_RULES := --line-length 110 --select E4,E7,E9,F,W,I,UP,B --ignore B905
 

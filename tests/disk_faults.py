@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from painter_match import atomic
+# The writers look `_open_temp` up in `painter_match.atomic.writing`, so that is where it is replaced
+# (a name rebound on the package would leave every write untouched).
+from painter_match.atomic import writing
 
-OPEN_TEMP = atomic._open_temp
+OPEN_TEMP = writing._open_temp
 
 
 class FullDisk:
@@ -43,9 +45,9 @@ def fill_disk(monkeypatch: pytest.MonkeyPatch, full: Callable[[str], bool], room
     def open_temp(path: Path) -> object:
         return FullDisk(OPEN_TEMP(path), room) if full(path.name) else OPEN_TEMP(path)
 
-    monkeypatch.setattr(atomic, "_open_temp", open_temp)
+    monkeypatch.setattr(writing, "_open_temp", open_temp)
 
 
 def free_disk(monkeypatch: pytest.MonkeyPatch) -> None:
     """Undo `fill_disk`."""
-    monkeypatch.setattr(atomic, "_open_temp", OPEN_TEMP)
+    monkeypatch.setattr(writing, "_open_temp", OPEN_TEMP)

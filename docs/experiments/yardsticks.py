@@ -2,8 +2,8 @@
 
 python docs/experiments/yardsticks.py NAME key=value ...  -> one JSON line in runs/yardsticks.jsonl
 
-a. folds: the 4 artist-disjoint folds of both shared sets (seed 12345, as `train --hold-out-fold`),
-   all pairs of held-out paintings (at most 60 per artist);
+a. folds: the 4 artist-disjoint folds of both shared sets (the package's `fold_artists`, as
+   `train --hold-out-fold K/4`), all pairs of held-out paintings (at most 60 per artist);
 b. cross-source: the head trained on one folder, scored on the other folder's artists it lacks;
 c. photographs: gallery-photos (photo -> catalogue top-1/top-5/MRR, cropped and wall photos
    apart; photo-catalogue same-artist AUC), and fold 0's held-out paintings photographed
@@ -26,12 +26,11 @@ import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from PIL import Image
 
 from painter_match.data.catalogue import artist_key, read_catalogue
 from painter_match.data.images import load_image, load_pixels
 from painter_match.data.photographed import TEST_RANGES, photograph, seed_for
-from painter_match.data.selection import cap_per_artist
+from painter_match.data.selection import cap_per_artist, fold_artists
 from painter_match.evaluation.baselines import colour_histogram
 from painter_match.inference.calibration import fit_calibration
 from painter_match.inference.collection import centre_on, collection_mean
@@ -46,8 +45,21 @@ RUNS = Path("runs")
 CACHE = RUNS / "feature-cache"
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEF = dict(
-    views="global,flip", epochs=6, lr=3e-4, wd=1e-2, hidden=512, dim=256, dropout=0.5, cap=120, margin=0.2,
-    seed=0, imagenet_weight=0.0, folds="0,1,2,3", val_fraction=0.1, cal_mean="val", min_val=2,
+    views="global,flip",
+    epochs=6,
+    lr=3e-4,
+    wd=1e-2,
+    hidden=512,
+    dim=256,
+    dropout=0.5,
+    cap=120,
+    margin=0.2,
+    seed=0,
+    imagenet_weight=0.0,
+    folds="0,1,2,3",
+    val_fraction=0.1,
+    cal_mean="val",
+    min_val=2,
 )
 
 
@@ -61,17 +73,26 @@ def parse(argv: list[str]) -> tuple[str, dict]:
 
 def features(cfg: dict | None = None) -> dict:
     """Every set's frozen statistics, from (and into) the feature cache."""
-    enc = build_encoder("efficientnet_lite0", embedding_dim=256, input_size=224, pretrained=True, features="style")
+    enc = build_encoder(
+        "efficientnet_lite0", embedding_dim=256, input_size=224, pretrained=True, features="style"
+    )
     cat = read_catalogue([DATA / "real-paintings-128", DATA / "wikiart-224"], subset="train")
     P = cat.paintings.reset_index(drop=True)
     assert Path(cat.root).resolve() == DATA
-    names = tuple(dict.fromkeys((["global", "flip"] if not cfg or not cfg.get("only") else []) + (cfg["views"].split(",") if cfg else [])))
+    names = tuple(
+        dict.fromkeys(
+            (["global", "flip"] if not cfg or not cfg.get("only") else [])
+            + (cfg["views"].split(",") if cfg else [])
+        )
+    )
     main = build_feature_cache(enc, DATA, list(P["path"]), view_names=names, cache_dir=CACHE)
     if cfg and cfg.get("only"):
         return {}
     gal_cat = pd.read_csv(DATA / "gallery-photos/catalogue.csv", keep_default_na=False)
     gal_photos = pd.read_csv(DATA / "gallery-photos/photos.csv", keep_default_na=False)
-    gal_paths = ["gallery-photos/" + f for f in gal_cat["filename"]] + ["gallery-photos/" + f for f in gal_photos["photo"]]
+    gal_paths = ["gallery-photos/" + f for f in gal_cat["filename"]] + [
+        "gallery-photos/" + f for f in gal_photos["photo"]
+    ]
     gal = build_feature_cache(enc, DATA, gal_paths, view_names=("global",), cache_dir=CACHE)
     # Column range of the head conv's channel means (the ImageNet baseline's pooled features).
     start, cols = 0, {}
@@ -79,14 +100,23 @@ def features(cfg: dict | None = None) -> dict:
         c = enc.backbone.net.tap_channels[tap]
         cols[tap] = (start, start + c)
         start += 2 * c
-    return dict(enc=enc, P=P, X=main.features, ok=main.readable, names=names, gal_cat=gal_cat,
-                gal_photos=gal_photos, G=gal.features[:, 0], head_cols=cols["head"])
+    return dict(
+        enc=enc,
+        P=P,
+        X=main.features,
+        ok=main.readable,
+        names=names,
+        gal_cat=gal_cat,
+        gal_photos=gal_photos,
+        G=gal.features[:, 0],
+        head_cols=cols["head"],
+    )
 
 
 def folds_of(P: pd.DataFrame) -> dict:
-    artists = sorted(P["artist"].unique(), key=artist_key)
-    order = np.random.default_rng(12345).permutation(len(artists))
-    return {artists[i]: k % 4 for k, i in enumerate(order)}
+    """Each artist's fold of 4 (0-3): the package's `fold_artists`, so `train --hold-out-fold K/4`'s."""
+    fold_of_key = {key: k for k in range(4) for key in fold_artists(P, f"{k}/4")}
+    return {a: fold_of_key[artist_key(a)] for a in P["artist"].unique()}
 
 
 def photographed_set(F_: dict, rows: np.ndarray) -> dict[float, np.ndarray]:
@@ -102,7 +132,9 @@ def photographed_set(F_: dict, rows: np.ndarray) -> dict[float, np.ndarray]:
             if not target.exists():
                 target.parent.mkdir(parents=True, exist_ok=True)
                 image = load_image(DATA / F_["P"]["path"][r])
-                photograph(image, s, seed_for(F_["P"]["path"][r], f"test-{s}"), TEST_RANGES).save(target, quality=95)
+                photograph(image, s, seed_for(F_["P"]["path"][r], f"test-{s}"), TEST_RANGES).save(
+                    target, quality=95
+                )
             rels.append(rel)
         out[s] = build_feature_cache(enc, root, rels, view_names=("global",), cache_dir=CACHE).features[:, 0]
     return out
@@ -125,11 +157,18 @@ def histograms(root: Path, rels: list[str]) -> np.ndarray:
 
 
 def head_model(D: int, cfg: dict) -> nn.Module:
-    return nn.Sequential(nn.BatchNorm1d(D), nn.Linear(D, cfg["hidden"]), nn.ReLU(), nn.Dropout(cfg["dropout"]),
-                         nn.Linear(cfg["hidden"], cfg["dim"]))
+    return nn.Sequential(
+        nn.BatchNorm1d(D),
+        nn.Linear(D, cfg["hidden"]),
+        nn.ReLU(),
+        nn.Dropout(cfg["dropout"]),
+        nn.Linear(cfg["hidden"], cfg["dim"]),
+    )
 
 
-def train_head(X: np.ndarray, rows: np.ndarray, labels: np.ndarray, view_idx: list[int], cfg: dict, seed: int):
+def train_head(
+    X: np.ndarray, rows: np.ndarray, labels: np.ndarray, view_idx: list[int], cfg: dict, seed: int
+):
     uniq, y = np.unique(labels, return_inverse=True)
     torch.manual_seed(cfg["seed"] + seed)
     h = head_model(X.shape[2], cfg)
@@ -137,7 +176,9 @@ def train_head(X: np.ndarray, rows: np.ndarray, labels: np.ndarray, view_idx: li
     opt = torch.optim.AdamW(h.parameters(), lr=cfg["lr"], weight_decay=cfg["wd"])
     n = len(rows)
     per_epoch = math.ceil(n / 256)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=per_epoch * cfg["epochs"], pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(
+        opt, max_lr=cfg["lr"], total_steps=per_epoch * cfg["epochs"], pct_start=0.1
+    )
     g = np.random.default_rng(cfg["seed"] + seed)
     by_artist = [np.flatnonzero(y == c) for c in range(len(uniq))]
     yt = torch.from_numpy(y)
@@ -165,7 +206,7 @@ def embed(h: nn.Module, feats: np.ndarray, cfg: dict, imagenet_stats=None, head_
         e = F.normalize(h(torch.from_numpy(np.ascontiguousarray(feats))), dim=1).numpy()
     if cfg["imagenet_weight"] > 0:
         mu, sd = imagenet_stats
-        z = (feats[:, head_cols[0]:head_cols[1]] - mu) / sd
+        z = (feats[:, head_cols[0] : head_cols[1]] - mu) / sd
         z /= np.linalg.norm(z, axis=1, keepdims=True)
         e = np.concatenate([e, cfg["imagenet_weight"] * z], axis=1)
         e /= np.linalg.norm(e, axis=1, keepdims=True)
@@ -173,7 +214,7 @@ def embed(h: nn.Module, feats: np.ndarray, cfg: dict, imagenet_stats=None, head_
 
 
 def imagenet(feats: np.ndarray, head_cols) -> np.ndarray:
-    z = feats[:, head_cols[0]:head_cols[1]]
+    z = feats[:, head_cols[0] : head_cols[1]]
     z = (z - z.mean(0)) / (z.std(0) + 1e-6)
     return z / np.linalg.norm(z, axis=1, keepdims=True)
 
@@ -187,10 +228,19 @@ def verdicts(sim: np.ndarray, same: np.ndarray, cal) -> dict:
     p = cal.probability(sim).astype(np.float64)
     called = p >= 0.5
     bins = np.minimum((p * 10).astype(int), 9)
-    ece = sum(abs(p[bins == b].mean() - same[bins == b].mean()) * (bins == b).mean() for b in range(10) if (bins == b).any())
-    return dict(accuracy=float((called == same).mean()), all_different=float((~same).mean()),
-                fp_share=float(called[~same].mean()), tp_share=float(called[same].mean()),
-                log_loss=float(log_loss(same, p)), ece=float(ece))
+    ece = sum(
+        abs(p[bins == b].mean() - same[bins == b].mean()) * (bins == b).mean()
+        for b in range(10)
+        if (bins == b).any()
+    )
+    return dict(
+        accuracy=float((called == same).mean()),
+        all_different=float((~same).mean()),
+        fp_share=float(called[~same].mean()),
+        tp_share=float(called[same].mean()),
+        log_loss=float(log_loss(same, p)),
+        ece=float(ece),
+    )
 
 
 def normalised_scores(S: np.ndarray, mode: str) -> np.ndarray:
@@ -250,7 +300,7 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
     gc, gp = F_["gal_cat"], F_["gal_photos"]
     if norm == "dimstd":
         A = standardise_dims(np.concatenate([E_cat, E_ph]))
-        E_cat, E_ph = A[: len(E_cat)], A[len(E_cat):]
+        E_cat, E_ph = A[: len(E_cat)], A[len(E_cat) :]
         centre, norm = False, "znorm"
     if centre:
         mean = collection_mean(np.concatenate([E_cat, E_ph]))
@@ -258,14 +308,17 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
     S = E_ph @ E_cat.T
     if norm is not None:
         A = np.concatenate([E_cat, E_ph])
-        S = normalised_scores(A @ A.T, norm)[len(E_cat):, : len(E_cat)]
+        S = normalised_scores(A @ A.T, norm)[len(E_cat) :, : len(E_cat)]
     own = np.array([list(gc["filename"]).index(c) for c in gp["catalogue_image"]])
     rank = (S > S[np.arange(len(own)), own][:, None]).sum(1)
     out = {}
     for kind in ("cropped", "wall"):
         m = gp["photo"].str.startswith(f"photos-{kind}").to_numpy()
-        out[kind] = dict(top1=float((rank[m] == 0).mean()), top5=float((rank[m] < 5).mean()),
-                         mrr=float((1 / (rank[m] + 1)).mean()))
+        out[kind] = dict(
+            top1=float((rank[m] == 0).mean()),
+            top5=float((rank[m] < 5).mean()),
+            mrr=float((1 / (rank[m] + 1)).mean()),
+        )
     # Same artist across the two kinds of picture: each photo against every labelled catalogue image
     # other than its own painting.
     ca, pa = gc["artist"].to_numpy(), gp["artist"].to_numpy()
@@ -341,7 +394,7 @@ def run(name: str, cfg: dict) -> dict:
     P, X, ok, hc = F_["P"], F_["X"], F_["ok"], F_["head_cols"]
     view_idx = [F_["names"].index(v) for v in cfg["views"].split(",")]
     # The ImageNet part's fixed per-dimension scale: the training paintings' statistics.
-    Z = X[ok, 0, hc[0]:hc[1]]
+    Z = X[ok, 0, hc[0] : hc[1]]
     _STATS.update(imagenet=(Z.mean(0), Z.std(0) + 1e-6), head_cols=hc)
     fold_of = folds_of(P)
     source = P["path"].str.split("/").str[0].to_numpy()
@@ -363,8 +416,19 @@ def run(name: str, cfg: dict) -> dict:
         cal_raw = validation_calibration(h, X, va, artist[va], cfg, centre=False)
         cal_c = validation_calibration(h, X, va, artist[va], cfg, centre=True, train_rows=tr)
         _CAL_NORM.clear()
-        _CAL_NORM.update({m: validation_calibration(h, X, va, artist[va], cfg, True, m, tr) for m in (*NORMS, "dimstd")})
-        print("calibrations", {m: (round(c.slope, 3), round(c.intercept, 3), round(c.threshold, 3)) for m, c in _CAL_NORM.items()}, "centred", round(cal_c.threshold, 4), flush=True)
+        _CAL_NORM.update(
+            {m: validation_calibration(h, X, va, artist[va], cfg, True, m, tr) for m in (*NORMS, "dimstd")}
+        )
+        print(
+            "calibrations",
+            {
+                m: (round(c.slope, 3), round(c.intercept, 3), round(c.threshold, 3))
+                for m, c in _CAL_NORM.items()
+            },
+            "centred",
+            round(cal_c.threshold, 4),
+            flush=True,
+        )
         return h, cal_raw, cal_c, tr
 
     def rows_of(mask: np.ndarray) -> np.ndarray:
@@ -428,12 +492,17 @@ def run(name: str, cfg: dict) -> dict:
     nc = len(F_["gal_cat"])
     G = F_["G"]
     E_cat, E_ph = emb(h, G[:nc]), emb(h, G[nc:])
-    result["gallery"] = {"raw": gallery(E_cat, E_ph, F_, False, cal_raw), "centred": gallery(E_cat, E_ph, F_, True, cal_c)}
+    result["gallery"] = {
+        "raw": gallery(E_cat, E_ph, F_, False, cal_raw),
+        "centred": gallery(E_cat, E_ph, F_, True, cal_c),
+    }
     for m in (*NORMS, "dimstd"):
         result["gallery"][m] = gallery(E_cat, E_ph, F_, True, _CAL_NORM[m], norm=m)
     Zall = imagenet(G, hc)
     result["gallery"]["imagenet"] = gallery(Zall[:nc], Zall[nc:], F_, False)
-    gal_rels = ["gallery-photos/" + f for f in F_["gal_cat"]["filename"]] + ["gallery-photos/" + f for f in F_["gal_photos"]["photo"]]
+    gal_rels = ["gallery-photos/" + f for f in F_["gal_cat"]["filename"]] + [
+        "gallery-photos/" + f for f in F_["gal_photos"]["photo"]
+    ]
     Hh = histograms(DATA, gal_rels)
     result["gallery"]["colour"] = gallery(Hh[:nc], Hh[nc:], F_, False)
     print(name, "gallery", json.dumps(result["gallery"]), flush=True)
@@ -452,9 +521,11 @@ def table(path: Path) -> str:
     for line in path.read_text().splitlines():
         row = json.loads(line)
         rows[row["name"]] = row
-    head = ("| recipe | scoring | a: folds (mean) | b: wikiart -> rp128 | b: rp128 -> wikiart | "
-            "c: photographed s=1.0 (fold 0) | c: gallery wall top-1 / top-5 | c: gallery cropped top-1 | "
-            "c: gallery photo-catalogue AUC |")
+    head = (
+        "| recipe | scoring | a: folds (mean) | b: wikiart -> rp128 | b: rp128 -> wikiart | "
+        "c: photographed s=1.0 (fold 0) | c: gallery wall top-1 / top-5 | c: gallery cropped top-1 | "
+        "c: gallery photo-catalogue AUC |"
+    )
     out = [head, "|" + "---|" * 9]
     for name, r in rows.items():
         cross = r["cross"]

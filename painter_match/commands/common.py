@@ -284,6 +284,21 @@ def import_training(module: str) -> Any:
         raise
 
 
+def output_folder_writable(output: str | Path) -> None:
+    """Before the model is opened: the output's folder exists and takes a new file.
+
+    The API makes the full output check (inputs, --force, locks) when it is called; this one only
+    spares the user opening a model, and a first look at the data, for an output that can never
+    be written.
+
+    Raises:
+        OutputError: the folder is missing or refuses new files, in one line naming the output.
+    """
+    from painter_match import atomic
+
+    atomic.check_folder_writable(atomic.output_target(output, option="-o"), shown=output)
+
+
 def load_model(args: argparse.Namespace) -> Model:
     """The model a command uses, opened once for the run by `painter_match.load` (``-m``, else
     ``$PAINTER_MATCH_MODEL``, else ``./models/painter-match.onnx``, else the packaged default, on

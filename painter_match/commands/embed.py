@@ -18,6 +18,7 @@ from painter_match.commands.common import (
     interrupted,
     load_model,
     log_to,
+    output_folder_writable,
     print_json,
     sigterm_as_interrupt,
 )
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
         from painter_match.inference.scale_out.ray_engine import import_ray
 
         import_ray()  # before the model is opened: without Ray, the one line says how to install it
+    output_folder_writable(args.output)
     model = load_model(args)
     try:
         with sigterm_as_interrupt():

@@ -29,6 +29,7 @@ from painter_match.commands.common import (
     interrupted,
     load_model,
     log_to,
+    output_folder_writable,
     print_json,
     probability,
     sigterm_as_interrupt,
@@ -95,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _score(args: argparse.Namespace) -> int:
     import painter_match
+
+    output_folder_writable(args.output)
 
     options: dict[str, Any] = {
         "reference": args.reference,

@@ -6,39 +6,34 @@ the project's thread default, and returns a `Model`, whose methods are what the 
 out), `Model.same_artist` (``verify``, returning a `SameArtist`), `Model.embed_folder`
 (``embed``, resumable) and `Model.score_pairs` (``score --images``). Every embedding option
 (views, batch size, decode threads, largest image) goes through `Model.encoder`, the one place
-that also checks memory. numpy, Pillow and ONNX Runtime only: no torch.
+that also checks memory. The methods hold the documentation and the defaults; the work of the
+larger ones lives beside them (`painter_match.inference.verify_pair` for `Model.same_artist`,
+`painter_match.inference.folder` and `painter_match.inference.scoring.submission` for the two
+jobs over files), so that this class reads as the API it is. numpy, Pillow and ONNX Runtime only:
+no torch.
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from painter_match.data.images import DEFAULT_MAX_PIXELS
 from painter_match.data.views import Views
-from painter_match.errors import DataError, ImageLoadError, UsageError
-from painter_match.inference.calibration import Calibration
-from painter_match.inference.collection import CollectionAdaptation, adapt_for_model
+from painter_match.errors import UsageError
+from painter_match.inference.encode_list import encode_list
 from painter_match.inference.encoder import DEFAULT_BATCH_SIZE, OnnxEncoder
-from painter_match.inference.inputs import ImageInput, as_path, image_list
+from painter_match.inference.inputs import ImageInput, image_list
 from painter_match.inference.model import LoadedModel, ModelChoice, ModelInfo, open_model, resolve_model
-from painter_match.inference.runtime import (
-    check_memory,
-    choose_views,
-    default_threads,
-    moved_to_prior,
-    open_reference,
-    reference_name,
-)
-from painter_match.inference.verdict import SameArtist, decision_threshold
-from painter_match.progress import progress_bar
+from painter_match.inference.runtime import check_memory, choose_views, default_threads
+from painter_match.inference.verdict import SameArtist
+from painter_match.inference.verify_pair import verify_pair
 
 if TYPE_CHECKING:
-    from painter_match.data.painting_finder import FoundPainting
     from painter_match.inference.embeddings import Embeddings
     from painter_match.inference.folder import EmbedFolderResult
     from painter_match.inference.reference.set import Reference
@@ -203,7 +198,7 @@ class Model:
             find_painting=find_painting,
             painting_edge=painting_edge,
         )
-        vectors = _encode(encoder, items, show_progress)
+        vectors = encode_list(encoder, items, show_progress)
         return vectors[0] if single else vectors
 
     def similarity(
@@ -254,84 +249,18 @@ class Model:
                 (or reference's) fit recorded no share of same-artist pairs to move to ``prior``.
             ValueError: ``prior`` is not strictly between 0 and 1.
         """
-        items = [_one_image(a, "a"), _one_image(b, "b")]
-        encoder = self.encoder(
+        return verify_pair(
+            self,
+            a,
+            b,
+            reference=reference,
+            prior=prior,
             views=views,
             max_pixels=max_pixels,
-            workers=2,
-            most_images=2,
+            collection=collection,
             find_painting=find_painting,
             painting_edge=painting_edge,
         )
-        calibration = self.info.calibration
-        found = None
-        if reference is None:
-            calibration = moved_to_prior(calibration, prior, self.path, "export the model again")
-        else:  # refused before any decoding
-            from painter_match.inference.embeddings import EmbeddingSource
-
-            found = open_reference(reference, EmbeddingSource(self.info, encoder.views).identity, prior)
-            if prior is not None and 0.0 < calibration.positive_share < 1.0:
-                calibration = calibration.at_prior(prior)  # only drawn: the pair model decides
-        adaptation = None
-        if collection is not None:
-            adaptation, calibration = self._collection_adaptation(collection, reference, prior)
-        vectors, paintings = _encode_found(encoder, items, show_progress=False)
-        first, second = vectors
-        if adaptation is not None:
-            first, second = adaptation.apply(np.stack([first, second]))
-        similarity = float(np.dot(first, second))
-        probability = float(calibration.probability(similarity))
-        artists: tuple[Mapping[str, Any], ...] = ()
-        if found is not None:
-            from painter_match.inference.reference import verify_with_reference
-            from painter_match.inference.reference.set import file_digest
-
-            digests = [file_digest(p) if (p := as_path(item)) is not None else None for item in items]
-            probability, tops = verify_with_reference(first, second, found, digests=digests)
-            artists = tuple(tops)
-        return SameArtist(
-            probability=probability,
-            similarity=similarity,
-            threshold=decision_threshold(calibration),
-            verdict="same artist" if probability >= 0.5 else "different artists",
-            prior=prior,
-            calibration=calibration,
-            views=encoder.views,
-            reference=reference_name(reference),
-            artists=artists,
-            collection=(
-                adaptation.record()
-                if adaptation is not None
-                else {"method": "none", "paintings": 2, "reason": "two lone paintings make no collection"}
-            ),
-            paintings=tuple(paintings),
-            find_painting=encoder.find_painting,
-            painting_edge=encoder.painting_edge,
-        )
-
-    def _collection_adaptation(
-        self, collection: Embeddings | str | Path, reference: object, prior: float | None
-    ) -> tuple[CollectionAdaptation, Calibration]:
-        """`same_artist`'s ``collection``: checked to be this model's, and its adaptation."""
-        from painter_match.inference.embeddings import load_embeddings
-
-        if reference is not None:
-            raise UsageError.naming(
-                "give {reference} or {collection}, not both: the reference's pair model takes plain cosines",
-                reference=("reference=", "--reference"),
-                collection=("collection=", "--collection"),
-            )
-        loaded = load_embeddings(collection) if isinstance(collection, (str, Path)) else collection
-        if loaded.source.info.identity != self.info.identity:
-            raise DataError(
-                f"the collection {collection if isinstance(collection, (str, Path)) else ''} was embedded by "
-                f"model {loaded.source.info.identity}, not {self.info.identity}; embed it with this model"
-            )
-        adaptation, calibration = adapt_for_model(
-            loaded.vectors, self.info.collection, self.info.calibration, "centre"
-        )
-        return adaptation, moved_to_prior(calibration, prior, self.path, "export the model again")
 
     def embed_folder(
         self,
@@ -509,32 +438,6 @@ class Model:
             show_progress=show_progress,
             log=log,
         )
-
-
-def _one_image(image: ImageInput, argument: str) -> ImageInput:
-    items, single = image_list(image, argument)
-    if not single:
-        raise TypeError(
-            f"{argument}: one painting, got a list of {len(items)}; compare paintings two at a time"
-        )
-    return items[0]
-
-
-def _encode(encoder: OnnxEncoder, items: list[ImageInput], show_progress: bool) -> np.ndarray:
-    """The embeddings of ``items``; the first one that cannot be decoded raises `ImageLoadError`."""
-    return _encode_found(encoder, items, show_progress)[0]
-
-
-def _encode_found(
-    encoder: OnnxEncoder, items: list[ImageInput], show_progress: bool
-) -> tuple[np.ndarray, list[FoundPainting | None]]:
-    """`_encode`, and what the painting finder did to each item (None where it did not look)."""
-    with progress_bar("embedding", len(items), quiet=not show_progress, unit="images") as bar:
-        vectors, failures, paintings = encoder.encode_with_paintings(items, on_progress=bar.advance)
-    if failures:
-        first = failures[0]
-        raise ImageLoadError(first.path, first.cause)
-    return vectors, paintings
 
 
 def load(path: str | Path | None = None, provider: str = "auto", *, threads: int | None = None) -> Model:

@@ -1,47 +1,75 @@
-"""The ONNX model contract: what an exported model carries, which model a command uses, and how it opens.
+"""Which ONNX model a command uses, and the open onnxruntime session that runs it.
 
-Export writes one JSON document under the ``painter_match`` key of the model's
-``metadata_props``; everything inference needs (input size, resize policy, calibration, the
-default view policy) is read back from there, so a client needs only the ``.onnx`` file. A model
-without that document, or with one this version cannot read, is refused with a message that says
-how to make one. `resolve_model` is the one rule for which model a command or ``load()`` uses
-(``-m``, ``$PAINTER_MATCH_MODEL``, ``./models/painter-match.onnx``, the packaged default). numpy
-and onnxruntime only: no torch, no onnx.
+`resolve_model` is the one rule for which model a command or ``load()`` uses (``-m``,
+``$PAINTER_MATCH_MODEL``, ``./models/painter-match.onnx``, the packaged default); `open_model`
+opens it once for a whole run, reads its metadata (`painter_match.inference.model_info.ModelInfo`,
+re-exported here with the rest of that contract) and checks the graph's tensors against it. A
+model without that document, or with one this version cannot read, is refused with a message that
+says how to make one. numpy and onnxruntime only: no torch, no onnx.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from painter_match.data.views import Views
-from painter_match.errors import PainterMatchError
-from painter_match.inference.calibration import Calibration
-from painter_match.inference.collection import CollectionPolicy
+from painter_match.inference.model_info import (
+    HOW_TO_MAKE,
+    MAX_CROP_SCALE,
+    MAX_EMBEDDING_DIM,
+    MAX_INPUT_SIZE,
+    MAX_VIEW_CROPS,
+    METADATA_KEY,
+    METRIC,
+    RESIZE_POLICY,
+    SCHEMA_VERSION,
+    VARIANTS,
+    ModelError,
+    ModelInfo,
+    views_from_dict,
+)
 from painter_match.input_files import input_file_problem, pipe_advice
 
-METADATA_KEY = "painter_match"
-SCHEMA_VERSION = 1
+__all__ = [
+    "DEFAULT_MODEL_PATH",
+    "INPUT_NAME",
+    "MAX_CROP_SCALE",
+    "MAX_EMBEDDING_DIM",
+    "MAX_INPUT_SIZE",
+    "MAX_VIEW_CROPS",
+    "METADATA_KEY",
+    "METRIC",
+    "MODEL_ENV",
+    "MODEL_NAME",
+    "OUTPUT_NAME",
+    "PROVIDERS",
+    "RESIZE_POLICY",
+    "SCHEMA_VERSION",
+    "VARIANTS",
+    "LoadedModel",
+    "ModelChoice",
+    "ModelError",
+    "ModelInfo",
+    "Rule",
+    "graph_digest",
+    "open_model",
+    "packaged_model_path",
+    "read_info",
+    "resolve_model",
+    "resolve_providers",
+    "views_from_dict",
+]
+
 INPUT_NAME = "image"
 OUTPUT_NAME = "embedding"
-RESIZE_POLICY = "shorter_side_bicubic_center_crop"
-METRIC = "cosine"
-VARIANTS = ("fp32", "int8", "fp16")
 MODEL_NAME = "painter-match.onnx"
 DEFAULT_MODEL_PATH = Path("models") / MODEL_NAME
 MODEL_ENV = "PAINTER_MATCH_MODEL"
 PROVIDERS = ("auto", "cpu", "cuda", "tensorrt")
-
-_HOW_TO_MAKE = (
-    "make one with `painter-match export CHECKPOINT -o models/painter-match.onnx` "
-    '(pip install "painter-match[train]"; from a clone, `make export`)'
-)
 
 # Providers whose tensors live on a device, where I/O binding saves copies (`LoadedModel.run_bound`).
 _DEVICE_PROVIDERS = ("CUDAExecutionProvider", "TensorrtExecutionProvider")
@@ -51,213 +79,6 @@ _ORT_PROVIDERS = {
     "cuda": "CUDAExecutionProvider",
     "tensorrt": "TensorrtExecutionProvider",
 }
-
-
-class ModelError(PainterMatchError):
-    """A model file that is missing, unreadable, or does not carry the painter-match contract."""
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    """The metadata every painter-match ONNX model carries (schema version 1).
-
-    Attributes:
-        input_size: the square side, in pixels, the graph's ``image`` input takes.
-        embedding_dim: the length of the ``embedding`` output (L2-normalised).
-        calibration: cosine similarity -> P(same artist), and the decision threshold.
-        backbone: the network the encoder was built on.
-        variant: fp32, int8 or fp16.
-        data_fingerprint: identifies the training data (artists and files).
-        val_auc: pair ROC AUC on validation artists never seen in training (fp32 model).
-        created: ISO 8601 UTC time of export.
-        versions: library versions at export (painter_match, torch, onnx, ...).
-        views: the default view policy for ``embed``.
-        variant_auc: this variant's validation AUC, measured at export (None when not measured).
-        weights: SHA-256 of the trained weights the model was exported from ("" for models
-            exported before it was recorded).
-        training_artists: `painter_match.data.catalogue.artist_digest` of every artist the model
-            was trained on, sorted (empty for models exported before it was recorded): evaluation
-            reports AUC for seen and unseen artists only when it is there.
-        resize: how pixels are produced; only ``RESIZE_POLICY`` exists so far.
-        metric: how embeddings are compared; only ``cosine``.
-        schema_version: of this document.
-        input_layout, input_dtype: the pixels the graph takes (NHWC uint8 RGB).
-        graph_digest: for an int8 model, SHA-256 of its graph (`graph_digest`), computed when the
-            file is opened: two int8 exports of one checkpoint calibrated on other images have the
-            same weights digest but other quantisation scales, and their vectors differ (by up to
-            0.018 measured), so the identity must tell them apart. "" for other variants.
-    """
-
-    input_size: int
-    embedding_dim: int
-    calibration: Calibration
-    backbone: str
-    variant: str = "fp32"
-    data_fingerprint: str = ""
-    val_auc: float | None = None
-    created: str = ""
-    versions: Mapping[str, str] = field(default_factory=dict)
-    views: Views = Views()
-    variant_auc: float | None = None
-    weights: str = ""
-    training_artists: tuple[str, ...] = ()
-    resize: str = RESIZE_POLICY
-    metric: str = METRIC
-    schema_version: int = SCHEMA_VERSION
-    input_layout: str = "NHWC"
-    input_dtype: str = "uint8"
-    graph_digest: str = ""
-    # The default collection adaptation and its calibration (`painter_match.inference.collection`);
-    # None for models exported before it: their embeddings are compared as they are.
-    collection: CollectionPolicy | None = None
-
-    @property
-    def identity(self) -> str:
-        """A short string that changes whenever the embeddings a model produces would change.
-
-        It is made of what the vectors depend on: the weights, the variant they were converted
-        to, and the preprocessing (input size, resize policy). Not the export time, so two
-        exports of one checkpoint make embeddings that mix. A model exported before the weights
-        digest was recorded has only its data fingerprint and export time to go by.
-        """
-        quantised = f"/q{self.graph_digest[:16]}" if self.graph_digest else ""
-        if self.weights:
-            preprocessing = f"{self.input_size}px-{self.resize}"
-            return f"{self.backbone}/{self.variant}/{self.weights[:16]}/{preprocessing}{quantised}"
-        return f"{self.backbone}/{self.variant}/{self.data_fingerprint}/{self.created}{quantised}"
-
-    def to_json(self) -> str:
-        data = asdict(self)
-        data["calibration"] = self.calibration.to_dict()
-        data["versions"] = dict(self.versions)
-        data["collection"] = self.collection.to_dict() if self.collection is not None else None
-        return json.dumps(data, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str, source: str = "model") -> ModelInfo:
-        """Parse and check the metadata document.
-
-        Raises:
-            ModelError: naming ``source`` and the field that is missing or wrong.
-        """
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError(
-                f"{source}: painter_match metadata is not valid JSON ({exc}); {_HOW_TO_MAKE}"
-            ) from None
-        if not isinstance(data, dict):
-            raise ModelError(f"{source}: painter_match metadata must be a JSON object; {_HOW_TO_MAKE}")
-        version = data.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise ModelError(
-                f"{source}: metadata schema version {version!r}, this painter-match reads version "
-                f"{SCHEMA_VERSION}; re-export the model with this version ({_HOW_TO_MAKE})"
-            )
-        try:
-            info = cls(
-                input_size=_positive_int(data, "input_size"),
-                embedding_dim=_positive_int(data, "embedding_dim"),
-                calibration=Calibration.from_dict(dict(_mapping(data, "calibration"))),
-                backbone=str(data["backbone"]),
-                variant=str(data.get("variant", "fp32")),
-                data_fingerprint=str(data.get("data_fingerprint", "")),
-                val_auc=_optional_float(data, "val_auc"),
-                created=str(data.get("created", "")),
-                versions={str(k): str(v) for k, v in _mapping(data, "versions", {}).items()},
-                views=views_from_dict(_mapping(data, "views", {})),
-                variant_auc=_optional_float(data, "variant_auc"),
-                weights=str(data.get("weights", "")),
-                training_artists=_strings(data, "training_artists"),
-                resize=str(data.get("resize", RESIZE_POLICY)),
-                metric=str(data.get("metric", METRIC)),
-                input_layout=str(data.get("input_layout", "NHWC")),
-                input_dtype=str(data.get("input_dtype", "uint8")),
-                graph_digest=str(data.get("graph_digest", "")),
-                collection=(
-                    CollectionPolicy.from_dict(_mapping(data, "collection"))
-                    if data.get("collection") is not None
-                    else None
-                ),
-            )
-        except KeyError as exc:
-            raise ModelError(f"{source}: painter_match metadata lacks {exc}; {_HOW_TO_MAKE}") from None
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"{source}: bad painter_match metadata: {exc}; {_HOW_TO_MAKE}") from None
-        for name, value, allowed in (
-            ("resize", info.resize, (RESIZE_POLICY,)),
-            ("metric", info.metric, (METRIC,)),
-            ("variant", info.variant, VARIANTS),
-            ("input_layout", info.input_layout, ("NHWC",)),
-            ("input_dtype", info.input_dtype, ("uint8",)),
-        ):
-            if value not in allowed:
-                raise ModelError(
-                    f"{source}: metadata {name} {value!r} is not one of {allowed}; {_HOW_TO_MAKE}"
-                )
-        return info
-
-
-# Bounds on what a model's metadata may ask for: far beyond any real model, well below what would
-# exhaust a machine before the memory check (`painter_match.commands.common.check_memory`) speaks.
-MAX_INPUT_SIZE = 4096
-MAX_EMBEDDING_DIM = 65536
-MAX_VIEW_CROPS = 64  # as --views (`painter_match.commands.common.MAX_CROPS`)
-MAX_CROP_SCALE = 16.0
-
-
-def views_from_dict(data: Mapping[str, Any]) -> Views:
-    """The default view policy, checked: a whole number of crops (0 to 64) at a finite scale (1 to 16)."""
-    unknown = sorted(set(data) - {"crops", "crop_scale"})
-    if unknown:
-        raise ValueError(f"views has unknown fields {unknown}")
-    crops = data.get("crops", 0)
-    scale = data.get("crop_scale", 2.0)
-    if not isinstance(crops, int) or isinstance(crops, bool) or not 0 <= crops <= MAX_VIEW_CROPS:
-        raise ValueError(f"views crops must be a whole number from 0 to {MAX_VIEW_CROPS}, got {crops!r}")
-    if (
-        not isinstance(scale, (int, float))
-        or isinstance(scale, bool)
-        or not math.isfinite(scale)
-        or not 1.0 <= scale <= MAX_CROP_SCALE
-    ):
-        raise ValueError(f"views crop_scale must be a number from 1 to {MAX_CROP_SCALE:g}, got {scale!r}")
-    return Views(crops=crops, crop_scale=float(scale))
-
-
-def _mapping(data: Mapping[str, Any], name: str, default: Any = None) -> Mapping[str, Any]:
-    value = data.get(name, default)
-    if value is None:
-        raise KeyError(name)
-    if not isinstance(value, Mapping):
-        raise ValueError(f"{name} must be an object, got {value!r}")
-    return value
-
-
-def _strings(data: Mapping[str, Any], name: str) -> tuple[str, ...]:
-    value = data.get(name, [])
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise ValueError(f"{name} must be a list of strings, got {value!r}")
-    return tuple(value)
-
-
-def _positive_int(data: Mapping[str, Any], name: str) -> int:
-    value = data[name]
-    largest = {"input_size": MAX_INPUT_SIZE, "embedding_dim": MAX_EMBEDDING_DIM}.get(name)
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    if largest is not None and value > largest:
-        raise ValueError(f"{name} must be at most {largest}, got {value!r}")
-    return value
-
-
-def _optional_float(data: Mapping[str, Any], name: str) -> float | None:
-    value = data.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number or null, got {value!r}")
-    return float(value)
 
 
 Rule = Literal["-m", "env", "./models", "packaged"]
@@ -317,7 +138,7 @@ def resolve_model(path: str | Path | ModelChoice | None = None) -> ModelChoice:
         return ModelChoice(packaged, "packaged")
     raise ModelError(
         f"no model given: pass -m MODEL.onnx, set ${MODEL_ENV}, or put one at {DEFAULT_MODEL_PATH}; this "
-        f"install has no packaged default model either; {_HOW_TO_MAKE}"
+        f"install has no packaged default model either; {HOW_TO_MAKE}"
     )
 
 
@@ -430,7 +251,7 @@ def read_info(session: Any, source: str) -> ModelInfo:
     metadata = session.get_modelmeta().custom_metadata_map
     if METADATA_KEY not in metadata:
         raise ModelError(
-            f"{source} is not a painter-match model (no '{METADATA_KEY}' metadata); {_HOW_TO_MAKE}"
+            f"{source} is not a painter-match model (no '{METADATA_KEY}' metadata); {HOW_TO_MAKE}"
         )
     info = ModelInfo.from_json(metadata[METADATA_KEY], source)
     inputs = {i.name: i for i in session.get_inputs()}
@@ -438,7 +259,7 @@ def read_info(session: Any, source: str) -> ModelInfo:
     if INPUT_NAME not in inputs or OUTPUT_NAME not in outputs:
         raise ModelError(
             f"{source}: the graph must take '{INPUT_NAME}' and give '{OUTPUT_NAME}', it takes "
-            f"{sorted(inputs)} and gives {sorted(outputs)}; {_HOW_TO_MAKE}"
+            f"{sorted(inputs)} and gives {sorted(outputs)}; {HOW_TO_MAKE}"
         )
     if inputs[INPUT_NAME].type != "tensor(uint8)":
         raise ModelError(f"{source}: input '{INPUT_NAME}' must be uint8, it is {inputs[INPUT_NAME].type}")
@@ -460,14 +281,14 @@ def _check_shapes(source: str, info: ModelInfo, image: list[Any], embedding: lis
         raise ModelError(
             f"{source}: the metadata says input_size {S} ([batch, {S}, {S}, 3] uint8), but the graph's "
             f"'{INPUT_NAME}' input is {_shape_text(image)}; the metadata does not belong to this graph: "
-            f"{_HOW_TO_MAKE}"
+            f"{HOW_TO_MAKE}"
         )
     D = info.embedding_dim
     if len(embedding) != 2 or _fixed(embedding[1], D):
         raise ModelError(
             f"{source}: the metadata says embedding_dim {D} ([batch, {D}]), but the graph's "
             f"'{OUTPUT_NAME}' output is {_shape_text(embedding)}; the metadata does not belong to this "
-            f"graph: {_HOW_TO_MAKE}"
+            f"graph: {HOW_TO_MAKE}"
         )
 
 
@@ -516,7 +337,7 @@ def graph_digest(path: str | Path) -> str:
                 digest.update(number.to_bytes(2, "big") + (position - start).to_bytes(8, "big"))
                 digest.update(data[start:position])
     except ValueError as error:
-        raise ModelError(f"{path}: not an ONNX model file ({error}); {_HOW_TO_MAKE}") from None
+        raise ModelError(f"{path}: not an ONNX model file ({error}); {HOW_TO_MAKE}") from None
     return digest.hexdigest()
 
 
@@ -565,7 +386,7 @@ def open_model(
         remedy = (
             f"set ${MODEL_ENV} to an existing .onnx file or unset it"
             if choice.rule == "env"
-            else f"{_HOW_TO_MAKE}, or pass -m/--model"
+            else f"{HOW_TO_MAKE}, or pass -m/--model"
         )
         raise ModelError(f"model {model_path} ({choice.rule_text}) {problem}{pipe_advice(problem)}; {remedy}")
     providers = resolve_providers(provider, ort.get_available_providers())
@@ -578,7 +399,7 @@ def open_model(
         session = ort.InferenceSession(str(model_path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime raises its own untyped errors for every bad file
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelError(f"{model_path}: onnxruntime cannot load it ({message}); {_HOW_TO_MAKE}") from None
+        raise ModelError(f"{model_path}: onnxruntime cannot load it ({message}); {HOW_TO_MAKE}") from None
     info = read_info(session, str(model_path))
     if info.variant == "int8":
         info = replace(info, graph_digest=graph_digest(model_path))

@@ -1,182 +1,66 @@
-"""The Siamese encoder: a backbone network plus an embedding head that maps images to unit vectors.
+"""The backbones an encoder can be built on, and `build_encoder`, which builds one by name.
 
-`build_encoder` makes one from a backbone name (a small CNN that trains on a CPU in minutes, a
-torchvision ResNet, or an EfficientNet-Lite, optionally starting from ImageNet weights), and
-`encoder_config` / `encoder_from_config` describe its architecture as plain JSON so that a
-checkpoint can be restored without knowing how it was built. `freeze_backbone` fixes all or part
-of a pretrained backbone so that only the rest trains. ResNet ImageNet weights are only ever read
-from torch's hub cache or downloaded into it; when neither works the error says which file to
-place where by hand. EfficientNet-Lite weights come installed with the ``train`` extra.
+`build_encoder` makes an `Encoder` (`painter_match.train.encoder`) from a backbone name (a small
+CNN that trains on a CPU in minutes, a torchvision ResNet, or an EfficientNet-Lite, optionally
+starting from ImageNet weights). `freeze_backbone` fixes all or part of a pretrained backbone so
+that only the rest trains. ResNet ImageNet weights are only ever read from torch's hub cache or
+downloaded into it (`painter_match.train.resnet_weights`); EfficientNet-Lite weights come
+installed with the ``train`` extra. `encoder_config` / `encoder_from_config`
+(`painter_match.train.encoder_config`) describe an encoder's architecture as plain JSON so that a
+checkpoint can be restored without knowing how it was built. The names of those modules are
+re-exported here, where callers have always imported them from.
 """
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
-import torchvision.models as tvm
 from torch import nn
 
 from painter_match.errors import PainterMatchError, one_line
 from painter_match.train.config import BACKBONES, LITE_BACKBONES, check_features, parse_freeze
 from painter_match.train.efficientnet_lite import (
     DEFAULT_STYLE_TAPS,
-    HEAD_CHANNELS,
     PIXEL_MEAN,
     PIXEL_STD,
-    TAPS,
     LiteFeatures,
     channel_statistics,
     load_imagenet,
     set_trainable_units,
 )
+from painter_match.train.encoder import BATCH_NORMS, IMAGENET_MEAN, IMAGENET_STD, MIN_INPUT_SIZE, Encoder
+from painter_match.train.encoder_config import encoder_config, encoder_from_config
 from painter_match.train.imagenet_part import ImageNetPart
+from painter_match.train.resnet_weights import RESNETS, imagenet_weights_path, load_imagenet_state_dict
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+__all__ = [
+    "BACKBONES",
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "LITE_HIDDEN",
+    "LITE_MEAN",
+    "LITE_STD",
+    "MIN_INPUT_SIZE",
+    "CompactBackbone",
+    "Encoder",
+    "build_encoder",
+    "channel_statistics",
+    "encoder_config",
+    "encoder_from_config",
+    "freeze_backbone",
+    "imagenet_weights_path",
+]
+
 # The EfficientNet-Lites were trained on (pixels - 127) / 128; on the encoder's [0, 1] input
 # that is this mean and std, so the input contract stays the same for every backbone.
 LITE_MEAN = (PIXEL_MEAN / 255.0,) * 3
 LITE_STD = (PIXEL_STD / 255.0,) * 3
 
-# The smallest side every backbone still reduces to at least 1x1 (ResNets downsample 32x).
-MIN_INPUT_SIZE = 32
-
 _COMPACT_CHANNELS = (32, 64, 128, 256)
 _COMPACT_HIDDEN = 512
 LITE_HIDDEN = 512
-
-# name -> (constructor, ImageNet weights). V1 for all three: one consistent recipe, and the
-# classic weights are the ones most transfer results are reported with.
-_RESNETS: dict[str, tuple[Callable[..., tvm.ResNet], tvm.WeightsEnum]] = {
-    "resnet18": (tvm.resnet18, tvm.ResNet18_Weights.IMAGENET1K_V1),
-    "resnet34": (tvm.resnet34, tvm.ResNet34_Weights.IMAGENET1K_V1),
-    "resnet50": (tvm.resnet50, tvm.ResNet50_Weights.IMAGENET1K_V1),
-}
-
-_CONFIG_FIELDS = ("backbone", "embedding_dim", "input_size", "mean", "std")
-# Only the EfficientNet-Lites have these (and always both): which features, from which depths.
-_LITE_FIELDS = ("features", "taps")
-
-# torch.hub's own convention: the file name carries the first hex digits of its SHA-256.
-_HASH_PREFIX = re.compile(r"-([a-f0-9]+)\.")
-
-
-class Encoder(nn.Module):
-    """The Siamese twin: one set of weights maps a batch of images to L2-normalised embeddings.
-
-    The encoder normalises its input itself, with `mean` and `std` buffers, so an exported graph
-    only has to turn decoded pixels into floats in [0, 1]; the buffers travel in the state dict.
-
-    Attributes:
-        backbone_name: one of `BACKBONES`.
-        embedding_dim: the length of each embedding.
-        input_size: the square side, in pixels, the encoder was built (and is trained) for. Any
-            side of at least `MIN_INPUT_SIZE` works, since every backbone ends in global pooling.
-        feature_dim: the length of the pooled backbone features that feed the head.
-        backbone: images [N, 3, H, W] (normalised) -> pooled features [N, feature_dim].
-        head: pooled features -> the trained part's unnormalised embeddings [N, trained_dim].
-        imagenet: None, or the untrained ImageNet features carried beside the trained part
-            (`ImageNetPart`); `embedding_dim` is then ``trained_dim + imagenet.dim``.
-        trained_dim: the length of the head's output, the part the loss trains.
-        mean: buffer [1, 3, 1, 1], subtracted from the [0, 1] input.
-        std: buffer [1, 3, 1, 1], divided into it after.
-    """
-
-    mean: torch.Tensor
-    std: torch.Tensor
-
-    def __init__(
-        self,
-        backbone: nn.Module,
-        head: nn.Module,
-        *,
-        backbone_name: str,
-        embedding_dim: int,
-        input_size: int,
-        feature_dim: int,
-        mean: Sequence[float] = IMAGENET_MEAN,
-        std: Sequence[float] = IMAGENET_STD,
-        imagenet: ImageNetPart | None = None,
-    ) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.head = head
-        self.imagenet = imagenet
-        self.backbone_name = backbone_name
-        self.trained_dim = embedding_dim
-        self.embedding_dim = embedding_dim + (imagenet.dim if imagenet is not None else 0)
-        self.input_size = input_size
-        self.feature_dim = feature_dim
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1))
-
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The pooled backbone features, before the embedding head.
-
-        Args:
-            x: float images [N, 3, H, W], RGB, values in [0, 1].
-
-        Returns:
-            A float tensor [N, feature_dim].
-
-        Raises:
-            ValueError: when `x` is not a float tensor of shape [N, 3, H, W].
-        """
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected images of shape [N, 3, H, W], got {list(x.shape)}")
-        if not x.is_floating_point():
-            # uint8 pixels would silently be treated as values 0..255, 255 times too bright.
-            raise ValueError(f"expected float images with values in [0, 1], got dtype {x.dtype}")
-        return self.backbone((x - self.mean) / self.std)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed a batch of images.
-
-        Args:
-            x: float images [N, 3, H, W], RGB, values in [0, 1].
-
-        Returns:
-            Unit-length embeddings [N, embedding_dim].
-
-        Raises:
-            ValueError: when `x` is not a float tensor of shape [N, 3, H, W].
-        """
-        return self.embed_features(self.features(x))
-
-    def embed_features(self, features: torch.Tensor) -> torch.Tensor:
-        """Unit-length embeddings [N, embedding_dim] from pooled features [N, feature_dim]."""
-        trained = F.normalize(self.head(features), dim=1)
-        if self.imagenet is None:
-            return trained
-        return F.normalize(torch.cat([trained, self.imagenet(features)], dim=1), dim=1)
-
-    def train(self, mode: bool = True) -> Encoder:
-        """Set training mode, except that frozen BatchNorm layers of the backbone stay in eval mode.
-
-        A BatchNorm whose weight does not require grad (see `freeze_backbone`) is frozen: in
-        training mode it would still normalise with the batch's statistics and overwrite its
-        running ones, so the frozen features would drift away from those it was trained with.
-        """
-        super().train(mode)
-        if mode:
-            for module in self.backbone.modules():
-                if (
-                    isinstance(module, _BATCH_NORMS)
-                    and module.weight is not None
-                    and not module.weight.requires_grad
-                ):
-                    module.eval()
-        return self
-
-
-_BATCH_NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.SyncBatchNorm)
 
 
 class CompactBackbone(nn.Module):
@@ -285,67 +169,19 @@ def _lite_encoder(
     )
 
 
-def imagenet_weights_path(backbone: str) -> Path:
-    """Where the ImageNet weights for a ResNet backbone are read from (and downloaded to).
-
-    This is torch's hub cache: ``torch.hub.get_dir()/checkpoints``, which follows ``$TORCH_HOME``
-    (default ``~/.cache/torch``), under the file name torchvision's download URL ends with.
-
-    Raises:
-        ValueError: for a backbone without ImageNet weights.
-    """
-    if backbone not in _RESNETS:
-        raise ValueError(f"no ImageNet weights for backbone {backbone!r}; these have them: {tuple(_RESNETS)}")
-    url = _RESNETS[backbone][1].url
-    return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(urlparse(url).path)
-
-
-def _load_imagenet_state_dict(backbone: str) -> dict[str, torch.Tensor]:
-    weights = _RESNETS[backbone][1]
-    path = imagenet_weights_path(backbone)
-    if not path.is_file():
-        hash_match = _HASH_PREFIX.search(path.name)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Looked up at call time (not imported by name) so tests can stub out the network.
-            # It writes to a temporary file and renames it only after the hash check passes,
-            # so a failed download never leaves a half file in the cache.
-            torch.hub.download_url_to_file(
-                weights.url, str(path), hash_match.group(1) if hash_match else None, progress=False
-            )
-        except Exception as exc:  # URLError, HTTPError, timeouts, OSError, a hash mismatch...
-            raise PainterMatchError(
-                f"ImageNet weights for {backbone} could not be fetched ({one_line(exc, with_type=True)}); "
-                f"download {weights.url} by hand and save it as {path.name} in the folder {path.parent} "
-                f"(torch.hub.get_dir()/checkpoints, which follows $TORCH_HOME), then run again"
-            ) from exc
-    try:
-        # Our own load rather than weights.get_state_dict(): that one unpickles with
-        # weights_only=False, and a tensors-only load is all a state dict needs.
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise PainterMatchError(
-            f"{path} could not be read as {backbone} weights ({one_line(exc, with_type=True)}); "
-            f"delete it and download {weights.url} to that path again"
-        ) from exc
-    if not isinstance(state, dict):
-        raise PainterMatchError(f"{path} does not hold a state dict; download {weights.url} to it again")
-    return state
-
-
 def _resnet_encoder(
     backbone: str, *, embedding_dim: int, input_size: int, pretrained: bool, dropout: float
 ) -> Encoder:
-    constructor, _ = _RESNETS[backbone]
+    constructor, _ = RESNETS[backbone]
     net = constructor(weights=None)
     if pretrained:
         path = imagenet_weights_path(backbone)
         try:
-            net.load_state_dict(_load_imagenet_state_dict(backbone))
+            net.load_state_dict(load_imagenet_state_dict(backbone))
         except RuntimeError as exc:  # keys or shapes that do not match this ResNet
             raise PainterMatchError(
                 f"{path} does not hold {backbone} ImageNet weights ({one_line(exc, with_type=True)[:300]}); "
-                f"replace it with {_RESNETS[backbone][1].url}"
+                f"replace it with {RESNETS[backbone][1].url}"
             ) from exc
     feature_dim = net.fc.in_features
     # The classifier goes; the embedding head lives beside the backbone so `features` can stop
@@ -442,7 +278,7 @@ def build_encoder(
     if backbone == "compact":
         if pretrained:
             raise ValueError(
-                f"the compact backbone has no pretrained weights; use one of {tuple(_RESNETS) + LITE_BACKBONES}"
+                f"the compact backbone has no pretrained weights; use one of {tuple(RESNETS) + LITE_BACKBONES}"
             )
         compact = CompactBackbone()
         feature_dim = compact.feature_dim
@@ -503,118 +339,6 @@ def freeze_backbone(encoder: Encoder, freeze: str, *, batchnorm: bool = False) -
         )
     if batchnorm:
         for module in encoder.backbone.modules():
-            if isinstance(module, _BATCH_NORMS):
+            if isinstance(module, BATCH_NORMS):
                 module.requires_grad_(False)
     encoder.train(encoder.training)  # puts the newly frozen BatchNorm layers in eval mode
-
-
-def encoder_config(encoder: Encoder) -> dict[str, Any]:
-    """The JSON-able description of an encoder's architecture and input normalisation.
-
-    Returns:
-        ``{"backbone", "embedding_dim", "input_size", "mean", "std"}``, mean and std as lists of
-        three floats, and for an EfficientNet-Lite also ``"features"`` (pooled or style) and
-        ``"taps"`` (the depths they come from). Dropout is not recorded: it has no weights and
-        is off at inference; nor is freezing, which changes how it trains but not what it is.
-        ``embedding_dim`` is the output's length; with the ImageNet part (``"imagenet_weight"``)
-        that includes its columns.
-    """
-    config: dict[str, Any] = {
-        "backbone": encoder.backbone_name,
-        "embedding_dim": int(encoder.embedding_dim),
-        "input_size": int(encoder.input_size),
-        "mean": [float(v) for v in encoder.mean.flatten().tolist()],
-        "std": [float(v) for v in encoder.std.flatten().tolist()],
-    }
-    if isinstance(encoder.backbone, LiteFeatures):
-        config["features"] = encoder.backbone.features
-        config["taps"] = list(encoder.backbone.taps)
-        config["head_hidden"] = _head_hidden(encoder.head)
-        if encoder.imagenet is not None:
-            config["imagenet_weight"] = encoder.imagenet.weight
-    return config
-
-
-def _head_hidden(head: nn.Module) -> int:
-    """The width of a Lite head's hidden layer: the first Linear's outputs unless it is the last."""
-    linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
-    return 0 if len(linears) == 1 else int(linears[0].out_features)
-
-
-def _three_floats(config: Mapping[str, Any], field: str, *, positive: bool) -> list[float]:
-    value = config[field]
-    if (
-        not isinstance(value, (list, tuple))
-        or len(value) != 3
-        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    ):
-        raise ValueError(f"encoder config field {field!r} must be a list of 3 numbers, got {value!r}")
-    if positive and not all(v > 0 for v in value):
-        raise ValueError(f"encoder config field {field!r} must be positive, got {value!r}")
-    return [float(v) for v in value]
-
-
-def encoder_from_config(config: Mapping[str, Any]) -> Encoder:
-    """Rebuild the architecture `encoder_config` described, with fresh (not pretrained) weights.
-
-    Meant for restoring a checkpoint: build from the saved config, then ``load_state_dict``.
-
-    Raises:
-        ValueError: a missing, unknown or invalid field, named in the message.
-    """
-    if not isinstance(config, Mapping):
-        # ValueError, not TypeError, throughout: a config read from a checkpoint is data, and
-        # callers handle every way it can be wrong in one place.
-        raise ValueError(  # noqa: TRY004
-            f"encoder config must be a mapping with fields {_CONFIG_FIELDS}, got {type(config).__name__}"
-        )
-    expected: tuple[str, ...] = _CONFIG_FIELDS
-    optional: tuple[str, ...] = ()
-    if config.get("backbone") in LITE_BACKBONES:
-        expected += _LITE_FIELDS
-        # Absent from checkpoints made before the choice existed, and imagenet_weight when 0.
-        optional = ("head_hidden", "imagenet_weight")
-    missing = [f for f in expected if f not in config]
-    if missing:
-        raise ValueError(f"encoder config lacks field(s) {', '.join(missing)}")
-    unknown = sorted(str(f) for f in config if f not in expected + optional)
-    if unknown:
-        raise ValueError(f"encoder config has unknown field(s) {', '.join(unknown)}; expected {expected}")
-    if config["backbone"] not in BACKBONES:
-        raise ValueError(
-            f"encoder config field 'backbone' is {config['backbone']!r}; expected one of {', '.join(BACKBONES)}"
-        )
-    for field in ("embedding_dim", "input_size"):
-        value = config[field]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f"encoder config field {field!r} must be an integer, got {value!r}")  # noqa: TRY004
-    mean = _three_floats(config, "mean", positive=False)
-    std = _three_floats(config, "std", positive=True)
-    lite: dict[str, Any] = {}
-    if config["backbone"] in LITE_BACKBONES:
-        taps = config["taps"]
-        if not isinstance(taps, (list, tuple)) or not all(isinstance(t, str) and t in TAPS for t in taps):
-            raise ValueError(f"encoder config field 'taps' must be a list of names from {TAPS}, got {taps!r}")
-        features = config["features"]
-        if features not in ("pooled", "style"):
-            raise ValueError(f"encoder config field 'features' must be 'pooled' or 'style', got {features!r}")
-        lite = {
-            "features": features,
-            "taps": list(taps) if features == "style" else None,
-            "head_hidden": config.get("head_hidden", LITE_HIDDEN),
-            "imagenet_weight": config.get("imagenet_weight", 0.0),
-        }
-    trained_dim = config["embedding_dim"]
-    if lite.get("imagenet_weight"):
-        trained_dim -= HEAD_CHANNELS
-    try:
-        encoder = build_encoder(
-            config["backbone"], embedding_dim=trained_dim, input_size=config["input_size"], **lite
-        )
-    except ValueError as exc:
-        raise ValueError(f"invalid encoder config: {exc}") from exc
-    # The normalisation is part of the model's contract, so a config may carry its own.
-    with torch.no_grad():
-        encoder.mean.copy_(torch.tensor(mean).view(1, 3, 1, 1))
-        encoder.std.copy_(torch.tensor(std).view(1, 3, 1, 1))
-    return encoder

@@ -37,12 +37,13 @@ def test_an_unwritable_output_folder_is_found_before_any_work(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import painter_match.inference.model as model_module
+    import painter_match.inference.api as api_module
 
     def no_work(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was opened before the output was checked")
 
-    monkeypatch.setattr(model_module, "open_model", no_work)
+    # Where `load` looks the name up (api imports it by name), so an early open fails the test.
+    monkeypatch.setattr(api_module, "open_model", no_work)
     real_open = os.open
 
     def read_only(path: object, flags: int, *args: object) -> int:

@@ -125,4 +125,4 @@ def test_how_to_use_python_runs(
     exec(compile(snippet, "MODEL_CARD.md", "exec"), namespace)  # noqa: S102 - the card's own example
     out = capsys.readouterr().out
     assert re.fullmatch(r"(same artist|different artists): P\(same artist\) = 0\.\d{3}\n", out)
-    assert namespace["vectors"].shape == (2, 256)
+    assert namespace["vectors"].shape == (2, 1536)

@@ -40,7 +40,10 @@ def test_the_packaged_model_carries_the_contract_and_its_card() -> None:
     assert (path.parent / "MODEL_CARD.md").is_file()
     info = open_model(path, provider="cpu").info
     assert info.variant in {"int8", "fp16"}  # fp32 would not fit the wheel's budget
-    assert (info.backbone, info.input_size, info.embedding_dim) == ("efficientnet_lite0", 224, 256)
+    # 256 trained dimensions and the 1,280 untrained ImageNet ones beside them.
+    assert (info.backbone, info.input_size, info.embedding_dim) == ("efficientnet_lite0", 224, 1536)
+    # Its collection calibration reads the collection's own units.
+    assert info.collection is not None and info.collection.units == "collection"
     assert 0.5 < info.val_auc <= 1.0
     assert info.calibration.slope > 0 and -1.0 < info.calibration.threshold < 1.0
     assert len(info.training_artists) > 250  # whom it was trained on (for seen/unseen): 300 of 328
@@ -70,7 +73,7 @@ def test_embed_with_no_model_argument_uses_the_packaged_model(tmp_path: Path) ->
     assert str(_packaged()) in done.stderr and "installed with painter-match" in done.stderr
     with np.load(tmp_path / "scans.npz") as data:
         vectors = data["vectors"]
-    assert vectors.shape == (3, 256)
+    assert vectors.shape == (3, 1536)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
 
 
@@ -132,4 +135,4 @@ def test_a_fresh_non_editable_install_embeds_with_no_model(tmp_path: Path) -> No
     assert done.returncode == 0, done.stderr
     assert str(site / "painter_match" / "models" / "painter-match.onnx") in done.stderr
     with np.load(tmp_path / "out.npz") as data:
-        assert data["vectors"].shape == (2, 256)
+        assert data["vectors"].shape == (2, 1536)

@@ -3,6 +3,8 @@
 - `painter_match.inference.reference.set`: the `Reference` (labelled unit vectors, the fitted
   `Projection` and `Combiner`) and its ``.npz`` file (`build_reference`, `save_reference`,
   `load_reference`).
+- `painter_match.inference.reference.fitted`: what the fit makes and the file stores (the
+  `Projection`, the `Combiner` pair model, their settings).
 - `painter_match.inference.reference.fit`: fits the projection and the pair model on the
   reference's own labels (`fit_reference`).
 - `painter_match.inference.reference.search`: each query's nearest reference paintings, in
