@@ -47,7 +47,7 @@ def test_the_packaged_model_runs_when_no_rule_names_another(capsys: pytest.Captu
     assert sum("<- runs now" in line for line in lines) == 1
     # The contract summary: input size, views, embedding size, variant, calibration.
     assert any("input 224 x 224 RGB" in line and "one view" in line for line in lines)
-    assert any("256-number L2-normalised embedding" in line for line in lines)
+    assert any("1536-number L2-normalised embedding" in line for line in lines)
     assert any("efficientnet_lite0, int8" in line for line in lines)
     assert any(line.strip().startswith("calibration P(same artist) = sigmoid(") for line in lines)
     # Figures: the validation AUCs from the model's metadata and the held-out ones from its card.
@@ -68,7 +68,7 @@ def test_json_names_every_rule_and_the_winner(capsys: pytest.CaptureFixture[str]
     assert [r["chosen"] for r in document["rules"]] == [False, False, False, True]
     assert document["chosen"] == {"rule": "packaged", "path": str(PACKAGED)}
     model = document["model"]
-    assert model["input_size"] == 224 and model["views"] == 1 and model["embedding_dim"] == 256
+    assert model["input_size"] == 224 and model["views"] == 1 and model["embedding_dim"] == 1536
     assert model["variant"] == "int8" and 0.5 < model["val_auc"] < 1 and 0.5 < model["variant_auc"] < 1
     assert set(model["calibration"]) >= {"slope", "intercept", "threshold", "p_half_at", "positive_share"}
     assert document["packaged"] is True and document["terms"] == PACKAGED_TERMS
