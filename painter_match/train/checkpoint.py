@@ -26,7 +26,7 @@ from painter_match.data.catalogue import DataDirs, catalogue_root
 from painter_match.data.pairs import Pairs
 from painter_match.errors import PainterMatchError
 from painter_match.inference.calibration import Calibration
-from painter_match.inference.collection import UNITS
+from painter_match.inference.collection import MIN_COLLECTION, UNITS, CollectionPolicy
 from painter_match.train.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -86,6 +86,13 @@ class Checkpoint:
     # collection's own units.
     collection_calibration: Calibration | None = None
     collection_units: str = "cosine"
+
+    def collection_policy(self) -> CollectionPolicy | None:
+        """The collection adaptation this checkpoint's model states (what export writes and
+        evaluation applies), or None when it carries no centred calibration."""
+        if self.collection_calibration is None:
+            return None
+        return CollectionPolicy("centre", MIN_COLLECTION, self.collection_calibration, self.collection_units)
 
     def train_config(self) -> TrainConfig:
         """The run's options."""

@@ -15,7 +15,6 @@ import torch
 from painter_match.data.catalogue import artist_digest
 from painter_match.data.pairs import Pairs
 from painter_match.evaluation.evaluate import Embedder, ModelEmbeddings
-from painter_match.inference.collection import MIN_COLLECTION, CollectionPolicy
 from painter_match.train.augment import EvalTransform
 from painter_match.train.checkpoint import Checkpoint
 from painter_match.train.data import PaintingDataset, collate
@@ -61,13 +60,7 @@ def checkpoint_embedder(checkpoint: str | Path, *, workers: int | None = None) -
             failures,
             saved.calibration,
             frozenset(artist_digest(a) for a in saved.train_artists),
-            collection=(
-                CollectionPolicy(
-                    "centre", MIN_COLLECTION, saved.collection_calibration, saved.collection_units
-                )
-                if saved.collection_calibration is not None
-                else None
-            ),
+            collection=saved.collection_policy(),
         )
 
     return embed

@@ -18,7 +18,6 @@ import onnx
 
 from painter_match.data.catalogue import artist_digest
 from painter_match.data.views import Views
-from painter_match.inference.collection import MIN_COLLECTION, CollectionPolicy
 from painter_match.inference.model import METADATA_KEY, ModelInfo
 from painter_match.train.checkpoint import Checkpoint, CheckpointError
 
@@ -103,13 +102,7 @@ def model_info(
             variant_auc=variant_auc,
             weights=weights_digest(state.encoder),
             training_artists=tuple(sorted({artist_digest(artist) for artist in state.train_artists})),
-            collection=(
-                CollectionPolicy(
-                    "centre", MIN_COLLECTION, state.collection_calibration, state.collection_units
-                )
-                if state.collection_calibration is not None
-                else None
-            ),
+            collection=state.collection_policy(),
         )
     except KeyError as exc:
         raise CheckpointError(
