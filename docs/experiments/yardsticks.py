@@ -33,7 +33,8 @@ from painter_match.data.photographed import TEST_RANGES, photograph, seed_for
 from painter_match.data.selection import cap_per_artist, fold_artists
 from painter_match.evaluation.baselines import colour_histogram
 from painter_match.inference.calibration import fit_calibration
-from painter_match.inference.collection import centre_on, collection_mean
+from painter_match.inference.collection import centre_on
+from painter_match.inference.collection import collection_mean as _collection_mean
 from painter_match.metrics import log_loss, roc_auc
 from painter_match.train.backbones import build_encoder
 from painter_match.train.feature_cache import build_feature_cache
@@ -60,6 +61,8 @@ DEF = dict(
     val_fraction=0.1,
     cal_mean="val",
     min_val=2,
+    z_units="all",
+    centre_imagenet=1.0,
 )
 
 
@@ -263,6 +266,12 @@ def normalised_scores(S: np.ndarray, mode: str) -> np.ndarray:
 
 
 NORMS = ("znorm", "snorm")
+SWEEP = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1)
+
+
+def sweep(z: np.ndarray, same: np.ndarray) -> dict:
+    """Shares of different- and same-artist pairs at or above each threshold in collection units."""
+    return {str(t): (float((z[~same] >= t).mean()), float((z[same] >= t).mean())) for t in SWEEP}
 
 
 def standardise_dims(E: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray:
@@ -275,7 +284,7 @@ def standardise_dims(E: np.ndarray, ref: np.ndarray | None = None) -> np.ndarray
 def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None, cal_norm=None) -> dict:
     iu, ju, same = all_pairs(labels)
     out = {"raw": roc_auc(same, (E @ E.T)[iu, ju])}
-    C = centre_on(E, collection_mean(E))
+    C = centre_on(E, part_mean(E))
     SC = C @ C.T
     sc = SC[iu, ju]
     out["centred"] = roc_auc(same, sc)
@@ -289,6 +298,8 @@ def score_set(E: np.ndarray, labels: np.ndarray, cal_raw=None, cal_centred=None,
     for mode in NORMS:
         sn = normalised_scores(SC, mode)[iu, ju]
         out[mode] = roc_auc(same, sn)
+        if mode == "znorm":
+            out["sweep"] = sweep(sn, same)
         if cal_norm is not None:
             out[f"verdict_{mode}"] = verdicts(sn, same, cal_norm[mode])
     if cal_raw is not None:
@@ -303,7 +314,7 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
         E_cat, E_ph = A[: len(E_cat)], A[len(E_cat) :]
         centre, norm = False, "znorm"
     if centre:
-        mean = collection_mean(np.concatenate([E_cat, E_ph]))
+        mean = part_mean(np.concatenate([E_cat, E_ph]))
         E_cat, E_ph = centre_on(E_cat, mean), centre_on(E_ph, mean)
     S = E_ph @ E_cat.T
     if norm is not None:
@@ -332,6 +343,8 @@ def gallery(E_cat: np.ndarray, E_ph: np.ndarray, F_: dict, centre: bool, cal=Non
         same.append(ca[cols] == pa[i])
     sims, same = np.concatenate(sims), np.concatenate(same)
     out["auc"] = roc_auc(same, sims)
+    if norm == "znorm":
+        out["sweep"] = sweep(sims, same)
     if cal is not None:
         out["verdict"] = verdicts(sims, same, cal)
     return out
@@ -349,7 +362,7 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | No
     if centre:
         if cfg["cal_mean"] == "all":
             E_tr = embed(h, X[train_rows, 0], cfg, _STATS.get("imagenet"), _STATS.get("head_cols"))
-            mean = collection_mean(np.concatenate([E, E_tr]))
+            mean = part_mean(np.concatenate([E, E_tr]))
             E = centre_on(E, mean)
             if norm == "znorm":
                 # the pair-score statistics of the many-artist collection (training + validation)
@@ -361,8 +374,15 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | No
                 G = A.T @ A
                 second = ((G * G).sum() - (sq * sq).sum()) / (n * (n - 1))
                 z_stats = (mu, np.sqrt(second - mu * mu))
+                if cfg["z_units"] != "all":
+                    z_stats = different_pair_statistics(
+                        A if cfg["z_units"] == "diff_all" else A[: len(E)],
+                        np.concatenate([labels, _STATS["artist"][train_rows]])
+                        if cfg["z_units"] == "diff_all"
+                        else labels,
+                    )
         else:
-            E = centre_on(E, collection_mean(E))
+            E = centre_on(E, part_mean(E))
     iu, ju, same = all_pairs(labels)
     # Balanced, as the trainer's validation pairs are: every same-artist pair, as many others.
     g = np.random.default_rng(0)
@@ -384,6 +404,36 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | No
     return fit_calibration(S[iu[keep], ju[keep]], same[keep])
 
 
+def part_mean(E: np.ndarray) -> np.ndarray:
+    """The collection's mean, its ImageNet part (after the trained ``dim`` numbers) scaled by ``centre_imagenet``."""
+    mean = _collection_mean(E).copy()
+    mean[_STATS.get("dim", len(mean)) :] *= _STATS.get("centre_imagenet", 1.0)
+    return mean
+
+
+def different_pair_statistics(A: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """Mean and std of the similarities of the pairs of rows of ``A`` by different artists."""
+    A = A.astype(np.float64)
+    sq = (A * A).sum(1)
+    total = A.sum(0)
+    G = A.T @ A
+    n_all = len(A) * (len(A) - 1) / 2
+    s1 = (total @ total - sq.sum()) / 2
+    s2 = ((G * G).sum() - (sq * sq).sum()) / 2
+    n_same = 0.0
+    for a in np.unique(labels):
+        B = A[labels == a]
+        t = B.sum(0)
+        q = (B * B).sum(1)
+        H = B.T @ B
+        n_same += len(B) * (len(B) - 1) / 2
+        s1 -= (t @ t - q.sum()) / 2
+        s2 -= ((H * H).sum() - (q * q).sum()) / 2
+    n = n_all - n_same
+    mu = s1 / n
+    return mu, float(np.sqrt(s2 / n - mu * mu))
+
+
 _STATS: dict = {}
 _CAL_NORM: dict = {}
 
@@ -399,6 +449,7 @@ def run(name: str, cfg: dict) -> dict:
     fold_of = folds_of(P)
     source = P["path"].str.split("/").str[0].to_numpy()
     artist = P["artist"].to_numpy()
+    _STATS.update(artist=artist, dim=cfg["dim"], centre_imagenet=cfg["centre_imagenet"])
     rng_artists = np.random.default_rng(7)
     result: dict = {"name": name, "cfg": cfg}
 
@@ -463,7 +514,7 @@ def run(name: str, cfg: dict) -> dict:
             # the fallback when a collection is too small: centred on the training paintings' mean
             E = emb(h, X[te, 0])
             Etr = emb(h, X[tr, 0])
-            C = centre_on(E, collection_mean(Etr))
+            C = centre_on(E, part_mean(Etr))
             iu, ju, same = all_pairs(artist[te])
             r["centred_on_training_mean"] = roc_auc(same, (C @ C.T)[iu, ju])
         folds[k] = r

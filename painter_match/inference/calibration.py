@@ -67,6 +67,26 @@ class Calibration:
             pairs=self.pairs,
         )
 
+    def with_threshold(self, threshold: float) -> Calibration:
+        """The same slope with the intercept moved so that P(same) is one half at ``threshold``.
+
+        The verdict and the probability keep agreeing: a pair is called "same" exactly where its
+        probability reaches one half.
+
+        Raises:
+            ValueError: the slope is not positive (the probability does not rise with similarity,
+                so no intercept puts one half at a chosen place).
+        """
+        if not self.slope > 0:
+            raise ValueError(f"a calibration with slope {self.slope} has no threshold to move")
+        return Calibration(
+            slope=self.slope,
+            intercept=-self.slope * float(threshold),
+            threshold=float(threshold),
+            positive_share=self.positive_share,
+            pairs=self.pairs,
+        )
+
     def to_dict(self) -> dict[str, float | int | str]:
         return {"method": "logistic", **asdict(self)}
 

@@ -14,6 +14,11 @@ collection of many artists are nearly all different-artist pairs). Sources diffe
 unrelated paintings spread; read in those units the verdict's threshold travels from the source
 the calibration was fitted on to others (docs/real-photographs.md, "Verdicts").
 
+A model whose embedding joins parts may weigh how much of each part's mean is subtracted
+(``centre_weights``): the untrained ImageNet part of the real-paintings model keeps half of its
+mean, since what all of a collection's pictures share there is partly the painting style the part
+was added for (docs/real-photographs.md, "Centring the ImageNet part by half").
+
 The mean is taken over the distinct paintings of the collection (an embeddings file; the images a
 pairs file names), in float64 over the rows sorted by value, so it is the same whatever the order
 of the rows (deterministic and order-independent to the last bit). Below `MIN_COLLECTION`
@@ -42,6 +47,46 @@ UNITS = ("cosine", "collection")
 MAX_STATISTICS_ROWS = 4096
 # What a caller may ask for: the model's own default, or one method whatever the model says.
 CHOICES = ("auto", "centre", "none")
+# Runs of (dimensions, share of their mean subtracted) covering an embedding, first to last.
+CentreWeights = tuple[tuple[int, float], ...]
+
+
+def centre_weight_vector(weights: CentreWeights, dim: int) -> np.ndarray:
+    """The share of the mean subtracted in each of ``dim`` dimensions (float32 [dim]).
+
+    Raises:
+        ValueError: the runs do not cover exactly ``dim`` dimensions.
+    """
+    covered = sum(count for count, _ in weights)
+    if covered != dim:
+        raise ValueError(
+            f"the model's centre_weights cover {covered} dimensions but its embeddings have {dim}; "
+            "re-export the model"
+        )
+    return np.concatenate([np.full(count, weight, np.float32) for count, weight in weights])
+
+
+def _centre_weights(value: Any) -> CentreWeights:
+    """Read metadata's ``[[count, weight], ...]``.
+
+    Raises:
+        ValueError: naming what is wrong with it.
+    """
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ValueError(
+            f"collection centre_weights must be a non-empty list of [count, weight], got {value!r}"
+        )
+    runs = []
+    for item in value:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise ValueError(f"collection centre_weights entries must be [count, weight], got {item!r}")
+        count, weight = item
+        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+            raise ValueError(f"a centre_weights count must be a whole number from 1, got {count!r}")
+        if not isinstance(weight, (int, float)) or isinstance(weight, bool) or not 0.0 <= weight <= 1.0:
+            raise ValueError(f"a centre_weights weight must be a number from 0 to 1, got {weight!r}")
+        runs.append((count, float(weight)))
+    return tuple(runs)
 
 
 @dataclass(frozen=True)
@@ -57,20 +102,26 @@ class CollectionPolicy:
         units: what ``calibration`` reads: ``"cosine"``, the centred cosine itself, or
             ``"collection"``, the centred cosine standardised by the collection's pair statistics
             (`PairStatistics`). Absent from models made before it existed: ``"cosine"``.
+        centre_weights: how much of the mean each run of dimensions has subtracted (`CentreWeights`);
+            empty (the whole mean) in models that do not say.
     """
 
     method: str
     min_paintings: int
     calibration: Calibration
     units: str = "cosine"
+    centre_weights: CentreWeights = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "method": self.method,
             "min_paintings": self.min_paintings,
             "calibration": self.calibration.to_dict(),
             "units": self.units,
         }
+        if self.centre_weights:
+            out["centre_weights"] = [[count, weight] for count, weight in self.centre_weights]
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CollectionPolicy:
@@ -93,7 +144,8 @@ class CollectionPolicy:
         units = data.get("units", "cosine")
         if units not in UNITS:
             raise ValueError(f"collection units must be one of {', '.join(UNITS)}, got {units!r}")
-        return cls(str(method), least, Calibration.from_dict(dict(calibration)), str(units))
+        weights = _centre_weights(data["centre_weights"]) if "centre_weights" in data else ()
+        return cls(str(method), least, Calibration.from_dict(dict(calibration)), str(units), weights)
 
 
 @dataclass(frozen=True)
@@ -167,6 +219,8 @@ class CollectionAdaptation:
         mean: the mean embedding subtracted (float32 [D]), or None.
         statistics: the centred collection's `PairStatistics` when the calibration reads the
             collection's units, else None.
+        centre_weights: the shares of the collection's mean that ``mean`` holds, run by run
+            (empty: all of it).
     """
 
     method: str
@@ -174,6 +228,7 @@ class CollectionAdaptation:
     reason: str = ""
     mean: np.ndarray | None = None
     statistics: PairStatistics | None = None
+    centre_weights: CentreWeights = ()
 
     @property
     def applied(self) -> bool:
@@ -193,6 +248,8 @@ class CollectionAdaptation:
         }
         if self.reason:
             out["reason"] = self.reason
+        if self.applied and self.centre_weights:
+            out["centre_weights"] = [[count, weight] for count, weight in self.centre_weights]
         if self.statistics is not None:
             out["units"] = "collection"
             out["pair_mean"] = round(self.statistics.mean, 6)
@@ -211,6 +268,19 @@ def collection_mean(embeddings: np.ndarray) -> np.ndarray:
     return (total / len(rows)).astype(np.float32)
 
 
+def centring_mean(embeddings: np.ndarray, centre_weights: CentreWeights = ()) -> np.ndarray:
+    """What centring on the collection ``embeddings`` subtracts: its mean (`collection_mean`),
+    each run of dimensions scaled by its share in ``centre_weights`` (empty: all of it).
+
+    Raises:
+        ValueError: no rows, or weights that do not cover the embeddings' dimensions.
+    """
+    mean = collection_mean(embeddings)
+    if not centre_weights:
+        return mean
+    return (mean * centre_weight_vector(centre_weights, len(mean))).astype(np.float32)
+
+
 def centre_on(embeddings: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """``embeddings`` minus ``mean``, each row L2-normalised again (a row equal to the mean stays zero)."""
     centred = np.asarray(embeddings, dtype=np.float32) - np.asarray(mean, dtype=np.float32)
@@ -219,7 +289,11 @@ def centre_on(embeddings: np.ndarray, mean: np.ndarray) -> np.ndarray:
 
 
 def adapt_to_collection(
-    embeddings: np.ndarray, method: str = "centre", *, min_paintings: int = MIN_COLLECTION
+    embeddings: np.ndarray,
+    method: str = "centre",
+    *,
+    min_paintings: int = MIN_COLLECTION,
+    centre_weights: CentreWeights = (),
 ) -> CollectionAdaptation:
     """Decide how a collection's embeddings are compared: centred on its mean, or as they are.
 
@@ -227,9 +301,10 @@ def adapt_to_collection(
         embeddings: float [N, D], one row per distinct painting of the collection.
         method: ``"centre"`` or ``"none"``.
         min_paintings: fewer distinct paintings than this fall back to ``"none"``.
+        centre_weights: the share of the mean subtracted, run by run of dimensions (empty: all).
 
     Raises:
-        ValueError: an unknown method.
+        ValueError: an unknown method, or ``centre_weights`` that do not cover D dimensions.
     """
     if method not in METHODS:
         raise ValueError(f"unknown collection adaptation {method!r}; choose from {', '.join(METHODS)}")
@@ -240,7 +315,8 @@ def adapt_to_collection(
         return CollectionAdaptation(
             "none", count, reason=f"{count} paintings, fewer than the {min_paintings} a collection needs"
         )
-    return CollectionAdaptation("centre", count, mean=collection_mean(embeddings))
+    mean = centring_mean(embeddings, centre_weights)
+    return CollectionAdaptation("centre", count, mean=mean, centre_weights=centre_weights)
 
 
 def adapt_for_model(
@@ -271,7 +347,8 @@ def adapt_for_model(
         raise ValueError(f"unknown collection adaptation {choice!r}; choose from {', '.join(CHOICES)}")
     method = (policy.method if policy is not None else "none") if choice == "auto" else choice
     least = policy.min_paintings if policy is not None else MIN_COLLECTION
-    adaptation = adapt_to_collection(embeddings, method, min_paintings=least)
+    weights = policy.centre_weights if policy is not None else ()
+    adaptation = adapt_to_collection(embeddings, method, min_paintings=least, centre_weights=weights)
     if choice == "auto" and policy is None:
         adaptation = CollectionAdaptation(
             "none", len(embeddings), reason="the model states no collection adaptation"
@@ -294,6 +371,7 @@ def adapt_for_model(
                 adaptation.paintings,
                 reason="the model has no calibration for centred similarities: probabilities are uncalibrated",
                 mean=adaptation.mean,
+                centre_weights=adaptation.centre_weights,
             ),
             plain,
         )

@@ -86,13 +86,19 @@ class Checkpoint:
     # collection's own units.
     collection_calibration: Calibration | None = None
     collection_units: str = "cosine"
+    # How much of a collection's mean each run of dimensions has subtracted ([[count, weight], ...];
+    # `painter_match.inference.collection.CentreWeights`); empty, all of it, before it existed.
+    collection_centre_weights: list[list[float]] = field(default_factory=list)
 
     def collection_policy(self) -> CollectionPolicy | None:
         """The collection adaptation this checkpoint's model states (what export writes and
         evaluation applies), or None when it carries no centred calibration."""
         if self.collection_calibration is None:
             return None
-        return CollectionPolicy("centre", MIN_COLLECTION, self.collection_calibration, self.collection_units)
+        weights = tuple((int(count), float(weight)) for count, weight in self.collection_centre_weights)
+        return CollectionPolicy(
+            "centre", MIN_COLLECTION, self.collection_calibration, self.collection_units, weights
+        )
 
     def train_config(self) -> TrainConfig:
         """The run's options."""
@@ -254,6 +260,7 @@ _FIELD_TYPES: dict[str, type | tuple[type, ...]] = {
     "scheduler": dict,
     "scaler": dict,
     "collection_units": str,
+    "collection_centre_weights": list,
 }
 
 

@@ -40,6 +40,7 @@ def save_epoch(run: Run, validation: _Validation, epoch: int, *, improved: bool)
         calibration=validation.calibration,
         collection_calibration=validation.centred_calibration,
         collection_units="collection",
+        collection_centre_weights=[[count, weight] for count, weight in validation.centre_weights],
         val_auc=validation.auc,
         train_artists=data.train_artists,
         val_artists=sorted(set(data.val["artist"])),

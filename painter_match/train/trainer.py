@@ -149,6 +149,9 @@ def train(
             "seconds": time.perf_counter() - epoch_started,
             "elapsed_seconds": elapsed_before + time.perf_counter() - started,
         }
+        if validation.centred_threshold_raised_from is not None:
+            # The centred fit's own threshold, below the floor it was raised to (collection_fit).
+            row["val_centred_threshold_raised_from"] = validation.centred_threshold_raised_from
         history.append(row)
         improved = validation.auc > run.best_auc
         if improved:

@@ -22,6 +22,7 @@ from painter_match.metrics import best_threshold_accuracy, roc_auc
 from painter_match.train.backbones import Encoder
 from painter_match.train.collection_fit import centred_validation
 from painter_match.train.data import PaintingDataset, collate
+from painter_match.train.imagenet_part import centre_weights
 from painter_match.train.run_data import _Cached, _Data
 
 # Collapse: the encoder maps every painting to (nearly) one point, so every pair gets the same
@@ -107,6 +108,10 @@ class _Validation:
     # model states no collection adaptation and its embeddings are compared as they are.
     centred_calibration: Calibration | None = None
     centred_auc: float = float("nan")
+    # The centred fit's own threshold when it lay below the floor and was raised (collection_fit).
+    centred_threshold_raised_from: float | None = None
+    # How much of the collection's mean each part of the embedding had subtracted (imagenet_part).
+    centre_weights: tuple[tuple[int, float], ...] = ()
 
 
 def is_collapsed(validation: _Validation, epoch: int) -> bool:
@@ -167,8 +172,9 @@ def _validate(
     # With stored features the training paintings complete the collection at little cost; read
     # from images they would take another pass over them every epoch.
     others = _embed_cached_training(encoder, cached) if cached is not None else None
+    weights = centre_weights(encoder.trained_dim, encoder.imagenet)
     centred = centred_validation(
-        embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]], labels, others
+        embeddings, row_of[pairs.first[usable]], row_of[pairs.second[usable]], labels, others, weights
     )
     auc = roc_auc(labels, similarity)
     return _Validation(
@@ -182,6 +188,8 @@ def _validate(
             centred.calibration if centred.calibration and centred.auc >= auc - CENTRING_TOLERANCE else None
         ),
         centred_auc=centred.auc,
+        centred_threshold_raised_from=centred.fitted_threshold,
+        centre_weights=weights,
     )
 
 

@@ -93,3 +93,19 @@ def test_a_prior_outside_zero_one_is_refused(share: float) -> None:
         calibration.at_prior(share)
     with pytest.raises(ValueError, match="between 0 and 1"):
         check_prior(share)
+
+
+def test_with_threshold_moves_only_the_intercept_and_keeps_verdict_and_probability_agreeing() -> None:
+    rng = np.random.default_rng(1)
+    similarity = rng.normal(size=5_000)
+    same = rng.random(similarity.size) < 1 / (1 + np.exp(-(2.0 * similarity - 0.6)))
+    fitted = fit_calibration(similarity, same, bounds=(-20.0, 20.0))
+    moved = fitted.with_threshold(0.84)
+    assert moved.slope == fitted.slope and moved.positive_share == fitted.positive_share
+    assert moved.threshold == 0.84 and moved.intercept == pytest.approx(-fitted.slope * 0.84)
+    p = moved.probability([0.83, 0.84, 0.85])
+    assert p[0] < 0.5 < p[2] and p[1] == pytest.approx(0.5, abs=1e-6)
+    # Same ranking as the fit: only where "same" begins has moved.
+    assert np.all(np.diff(moved.probability(np.sort(similarity))) >= 0)
+    with pytest.raises(ValueError, match="slope"):
+        Calibration(0.0, 0.1, 0.0, 0.5, 10).with_threshold(0.5)

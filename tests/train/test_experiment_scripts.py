@@ -181,8 +181,15 @@ def test_verdicts_count_the_calls_at_one_half(ys: ModuleType) -> None:
 def test_score_set_on_a_separable_set_with_validation_calibrations(ys: ModuleType) -> None:
     E, labels = _separable()
     plain = ys.score_set(E, labels)
+    sweep = plain.pop("sweep")
     assert set(plain) == {"raw", "centred", "dimstd", "znorm", "snorm"}
     assert all(v == 1.0 for v in plain.values()), plain
+    # Shares of different- and same-artist pairs at or above each threshold in collection units:
+    # falling as it rises, and the separable set's same-artist pairs always ahead.
+    assert list(sweep) == [str(t) for t in ys.SWEEP]
+    different = [sweep[str(t)][0] for t in ys.SWEEP]
+    assert different == sorted(different, reverse=True)
+    assert all(same >= diff for diff, same in sweep.values())
 
     # Calibrations as run() fits them: on a trained head's validation artists.
     X, names = _features(n_artists=6, per=8)
@@ -276,3 +283,14 @@ def test_table_prints_a_row_per_recipe_and_scoring(
     finally:
         torch.set_num_threads(threads)
     assert capsys.readouterr().out == text + "\n"
+
+
+def test_different_pair_statistics_are_those_of_the_pairs_by_different_artists(ys: ModuleType) -> None:
+    rng = np.random.default_rng(5)
+    A = rng.normal(size=(30, 6))
+    labels = np.repeat(np.arange(6), 5)
+    iu, ju = np.triu_indices(30, 1)
+    different = labels[iu] != labels[ju]
+    s = (A[iu] * A[ju]).sum(1)[different]
+    mean, std = ys.different_pair_statistics(A, labels)
+    assert mean == pytest.approx(s.mean()) and std == pytest.approx(s.std())

@@ -4,6 +4,7 @@ options it needs, what training does to it, and an export that matches PyTorch."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ torch = pytest.importorskip("torch", reason="training needs the [train] extra (t
 from painter_match.train.backbones import build_encoder, encoder_config, encoder_from_config  # noqa: E402
 from painter_match.train.config import TrainConfig  # noqa: E402
 from painter_match.train.efficientnet_lite import HEAD_CHANNELS  # noqa: E402
-from painter_match.train.imagenet_part import ImageNetPart  # noqa: E402
+from painter_match.train.imagenet_part import CENTRE_SHARE, ImageNetPart  # noqa: E402
 
 
 def _lite(weight: float = 0.5, dim: int = 16) -> torch.nn.Module:
@@ -166,6 +167,11 @@ def test_training_gathers_the_training_paintings_statistics_and_trains_the_rest(
     )
     encoder = state.restore_encoder()
     assert encoder.embedding_dim == 16 + HEAD_CHANNELS
+    # A collection is centred on all of its mean in the trained part, half of it in this one.
+    assert state.collection_centre_weights == [[16, 1.0], [HEAD_CHANNELS, CENTRE_SHARE]]
+    calibration = state.collection_calibration or state.calibration
+    policy = replace(state, collection_calibration=calibration).collection_policy()
+    assert policy is not None and policy.centre_weights == ((16, 1.0), (HEAD_CHANNELS, 0.5))
 
 
 def test_the_export_carries_the_part_and_matches_pytorch(
