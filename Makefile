@@ -155,6 +155,19 @@ real-folds: install  ## the preset's held-out AUC: FOLDS artist-disjoint folds o
 	print(f"mean  {sum(a[\"roc_auc\"] for a, _ in rows) / k:.4f}  {sum(b[\"roc_auc\"] for _, b in rows) / k:.4f}")' $(FOLDS); \
 	echo "make real-folds: done in $$(( $$(date +%s) - start ))s"
 
+.PHONY: real-photographed
+real-photographed: install  ## yardstick c: fold 0's held-out paintings photographed, scored by fold 0's model (after real-folds)
+	@$(REAL_PRESENT); \
+	[ -f runs/real-fold0/model-int8.onnx ] || { echo "make $@: runs/real-fold0/model-int8.onnx is absent; run make real-folds first"; exit 2; }; \
+	set -e; $(BIN)/python -m bench.photographed_copies --data ../shared/data --out runs/photographed; \
+	for s in 0.25 0.5 0.75 1.0; do for mode in auto none; do \
+		$(BIN)/painter-match evaluate runs/real-fold0/model-int8.onnx runs/photographed/s$$s/real-paintings-128 \
+			runs/photographed/s$$s/wikiart-224 --no-baseline --collection $$mode --quiet --json > runs/photographed-s$$s-$$mode.json; \
+	done; done; \
+	$(BIN)/python -c 'import json; r = lambda s, m: json.load(open(f"runs/photographed-s{s}-{m}.json")); \
+	print("strength  AUC default  AUC plain  different called same (default)"); \
+	[print(f"{s:<9} {r(s, \"auto\")[\"roc_auc\"]:.4f}       {r(s, \"none\")[\"roc_auc\"]:.4f}     {r(s, \"auto\")[\"calibration_check\"][\"different_called_same\"]:.1%}") for s in ("0.25", "0.5", "0.75", "1.0")]'
+
 # Every recipe judged on three yardsticks (docs/real-photographs.md): the four folds, cross-source
 # (train on one shared folder, score the other's artists), photographs (gallery-photos, and fold 0's
 # paintings photographed at five strengths), raw and centred on the collection, beside the

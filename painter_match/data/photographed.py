@@ -3,7 +3,7 @@
 The model is judged on photographs of paintings (museums, phones, the web), while the shared
 training sets are clean thumbnails. `photograph` turns a clean picture into a plausible photograph
 of it, so that a held-out painting can be measured as a photograph of itself (the test copies,
-`painter_match.evaluation.yardsticks`) and so that training can see such pictures (the feature
+`bench.photographed_copies`) and so that training can see such pictures (the feature
 cache's ``photo*`` views, drawn from other seeds and `TRAINING_RANGES`).
 
 Everything one strength does, in the order applied (``s`` is the strength, 0 to 1; every amount
