@@ -150,9 +150,7 @@ real-folds: install  ## the preset's held-out AUC: FOLDS artist-disjoint folds o
 		$(BIN)/painter-match evaluate $$run/model-int8.onnx $(REAL_DATA) --fold $$k/$(FOLDS) --find-painting off --no-baseline --quiet --json \
 			> $$run/evaluate-int8.json; \
 	done; \
-	$(BIN)/python -c 'import json, sys; k = int(sys.argv[1]); rows = [(json.load(open(f"runs/real-fold{i}/evaluate.json")), json.load(open(f"runs/real-fold{i}/evaluate-int8.json"))) for i in range(k)]; \
-	print("fold  fp32    int8    ImageNet  colour"); [print(f"{i}     {a[\"roc_auc\"]:.4f}  {b[\"roc_auc\"]:.4f}  {a[\"imagenet_auc\"] or 0:.4f}    {a[\"colour_histogram_auc\"] or 0:.4f}") for i, (a, b) in enumerate(rows)]; \
-	print(f"mean  {sum(a[\"roc_auc\"] for a, _ in rows) / k:.4f}  {sum(b[\"roc_auc\"] for _, b in rows) / k:.4f}")' $(FOLDS); \
+	$(BIN)/python -m bench.yardstick_tables folds --folds $(FOLDS); \
 	echo "make real-folds: done in $$(( $$(date +%s) - start ))s"
 
 .PHONY: real-photographed
@@ -164,9 +162,7 @@ real-photographed: install  ## yardstick c: fold 0's held-out paintings photogra
 		$(BIN)/painter-match evaluate runs/real-fold0/model-int8.onnx runs/photographed/s$$s/real-paintings-128 \
 			runs/photographed/s$$s/wikiart-224 --no-baseline --collection $$mode --quiet --json > runs/photographed-s$$s-$$mode.json; \
 	done; done; \
-	$(BIN)/python -c 'import json; r = lambda s, m: json.load(open(f"runs/photographed-s{s}-{m}.json")); \
-	print("strength  AUC default  AUC plain  different called same (default)"); \
-	[print(f"{s:<9} {r(s, \"auto\")[\"roc_auc\"]:.4f}       {r(s, \"none\")[\"roc_auc\"]:.4f}     {r(s, \"auto\")[\"calibration_check\"][\"different_called_same\"]:.1%}") for s in ("0.25", "0.5", "0.75", "1.0")]'
+	$(BIN)/python -m bench.yardstick_tables photographed
 
 # Every recipe judged on three yardsticks (docs/real-photographs.md): the four folds, cross-source
 # (train on one shared folder, score the other's artists), photographs (gallery-photos, and fold 0's
