@@ -29,6 +29,8 @@ _MIN_RUN = 16
 # 256-d the rows stay in cache and gathering wins (0.7-0.8x).
 _PRODUCT_MIN_DIM = 512
 _PRODUCT_MAX_FILL = 48
+# Fewer pairs than this are quick either way; finding their distinct rows would cost more.
+_PRODUCT_MIN_PAIRS = 4096
 # Products computed per tile of first rows (float32): 16 MB, however many rows the other side has.
 _PRODUCT_TILE_VALUES = 1 << 22
 
@@ -58,7 +60,8 @@ def pairwise_cosine(vectors: np.ndarray, rows1: np.ndarray, rows2: np.ndarray) -
     out = np.empty(n, dtype=np.float32)
     if n == 0:
         return out
-    if vectors.shape[1] >= _PRODUCT_MIN_DIM and _product_cosine(vectors, rows1, rows2, out):
+    wide_and_many = vectors.shape[1] >= _PRODUCT_MIN_DIM and n >= _PRODUCT_MIN_PAIRS
+    if wide_and_many and _product_cosine(vectors, rows1, rows2, out):
         return out
     breaks1 = np.flatnonzero(rows1[1:] != rows1[:-1]) + 1
     breaks2 = np.flatnonzero(rows2[1:] != rows2[:-1]) + 1
