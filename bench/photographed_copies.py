@@ -29,12 +29,12 @@ FOLD = "0/4"
 
 def held_out_paintings(data: Path) -> list[str]:
     """The paths (relative to ``data``) of the fold's paintings that are photographed."""
-    from painter_match.data.catalogue import read_catalogue
+    from painter_match.data.catalogue import artist_key, read_catalogue
     from painter_match.data.selection import cap_per_artist, fold_artists
 
     catalogue = read_catalogue([data / folder for folder in FOLDERS], subset="train")
     paintings = catalogue.paintings.reset_index(drop=True)
-    held_out = paintings[paintings["artist"].map(_key).isin(fold_artists(paintings, FOLD))]
+    held_out = paintings[paintings["artist"].map(artist_key).isin(fold_artists(paintings, FOLD))]
     readable = held_out[[_readable(data / path) for path in held_out["path"]]]
     return list(cap_per_artist(cap_per_artist(readable, 60, seed=0), 10, seed=0)["path"])
 
@@ -65,12 +65,6 @@ def write_copies(
                     written += 1
                 bar.advance()
     return written
-
-
-def _key(artist: str) -> str:
-    from painter_match.data.catalogue import artist_key
-
-    return artist_key(artist)
 
 
 def _readable(path: Path) -> bool:

@@ -375,12 +375,10 @@ def validation_calibration(h, X, rows, labels, cfg, centre: bool, norm: str | No
                 second = ((G * G).sum() - (sq * sq).sum()) / (n * (n - 1))
                 z_stats = (mu, np.sqrt(second - mu * mu))
                 if cfg["z_units"] != "all":
-                    z_stats = different_pair_statistics(
-                        A if cfg["z_units"] == "diff_all" else A[: len(E)],
-                        np.concatenate([labels, _STATS["artist"][train_rows]])
-                        if cfg["z_units"] == "diff_all"
-                        else labels,
-                    )
+                    # Different-artist pairs of every painting (diff_all) or of the validation ones.
+                    rows = len(A) if cfg["z_units"] == "diff_all" else len(E)
+                    every_label = np.concatenate([labels, _STATS["artist"][train_rows]])
+                    z_stats = different_pair_statistics(A[:rows], every_label[:rows])
         else:
             E = centre_on(E, part_mean(E))
     iu, ju, same = all_pairs(labels)

@@ -88,6 +88,7 @@ class Checkpoint:
     collection_units: str = "cosine"
     # How much of a collection's mean each run of dimensions has subtracted ([[count, weight], ...];
     # `painter_match.inference.collection.CentreWeights`); empty, all of it, before it existed.
+    # Stored, not derived from the encoder: the calibration was fitted centred by these shares.
     collection_centre_weights: list[list[float]] = field(default_factory=list)
 
     def collection_policy(self) -> CollectionPolicy | None:
